@@ -1,0 +1,106 @@
+"""Model cards for published generators and detectors, from Jinja2 templates in `cards/`.
+
+A model trained on CelebA/LFW inherits their research-only terms and can be misused
+to fake people; the card is where a downstream user learns both, so it is always
+written (never left to a generic placeholder) and its YAML is machine-checkable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from synthface.errors import SynthfaceError
+
+CARDS_DIR_ENV = "SYNTHFACE_CARDS_DIR"
+KINDS = ("generator", "detector")
+COMMON_TAGS = ["synthface", "synthetic", "ai-generated", "faces"]
+KIND_TAGS = {
+    "generator": ["gan", "stylegan", "stylegan2", "unconditional-image-generation"],
+    "detector": ["deepfake-detection", "gan-detection", "image-classification"],
+}
+PIPELINE_TAGS = {"generator": "unconditional-image-generation", "detector": "image-classification"}
+
+# Facts from shared/data/faces/README.md: what the models are trained on, under which terms.
+TRAINING_DATA: dict[str, dict[str, str]] = {
+    "celeba": {
+        "name": "CelebA (img_align_celeba subset)",
+        "images": "4,800 training photos of 200 identities, 178x218, face-centred crop",
+        "licence": "released for non-commercial research purposes only",
+    },
+    "lfw": {
+        "name": "Labeled Faces in the Wild (deep-funneled)",
+        "images": "12,020 photos of 5,149 people, 250x250, face-centred crop",
+        "licence": "published for research, without a formal licence",
+    },
+}
+
+
+def cards_dir() -> Path:
+    """Where the card templates live: $SYNTHFACE_CARDS_DIR, else `cards/` at the project root."""
+    override = os.environ.get(CARDS_DIR_ENV)
+    folder = Path(override) if override else Path(__file__).resolve().parents[2] / "cards"
+    if not folder.is_dir():
+        raise SynthfaceError(f"card templates not found in {folder}; set {CARDS_DIR_ENV} to the cards folder")
+    return folder
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_format_value(v) for v in value)
+    return str(value)
+
+
+def render_model_card(
+    kind: str,
+    config: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    *,
+    repo_id: str | None = None,
+    model_name: str | None = None,
+    training_data: Sequence[str] = ("celeba", "lfw"),
+    extra_tags: Sequence[str] = (),
+) -> str:
+    """README.md text (YAML metadata + body) for a `kind` in {"generator", "detector"} model.
+
+    `config` is the model's config.json (shown as a table), `metrics` maps a metric
+    name (e.g. "fid", "auc") to its measured value; `training_data` names keys of
+    `TRAINING_DATA`; `repo_id` fills the usage examples.
+    """
+    if kind not in KINDS:
+        raise SynthfaceError(f"unknown model card kind {kind!r}: use one of {', '.join(KINDS)}")
+    unknown = [key for key in training_data if key not in TRAINING_DATA]
+    if unknown:
+        raise SynthfaceError(f"unknown training data {unknown}: use keys of {sorted(TRAINING_DATA)}")
+    from huggingface_hub import ModelCard, ModelCardData
+
+    import synthface
+
+    name = model_name or (repo_id.split("/")[-1] if repo_id else f"synthface-{kind}")
+    tags = list(dict.fromkeys([*COMMON_TAGS, *KIND_TAGS[kind], *extra_tags]))
+    card_data = ModelCardData(
+        library_name="synthface",
+        license="other",
+        license_name="research-only",
+        tags=tags,
+        pipeline_tag=PIPELINE_TAGS[kind],
+        metrics=sorted(metrics) or None,
+        model_name=name,
+    )
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(cards_dir() / f"model_card_{kind}.md"),
+        model_name=name,
+        repo_id=repo_id,
+        metric_names=sorted(metrics),
+        config_rows=[(key, _format_value(value)) for key, value in sorted(config.items())],
+        metric_rows=[(key, _format_value(value)) for key, value in sorted(metrics.items())],
+        training_data=[TRAINING_DATA[key] for key in training_data],
+        synthface_version=getattr(synthface, "__version__", "unknown"),
+        resolution=config.get("img_resolution"),
+    )
+    return str(card)

@@ -1,0 +1,44 @@
+"""`synthface publish`: put a persona dataset, generator or detector folder on the Hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from synthface.errors import user_errors
+
+REPO_TYPE_CHOICES = ("auto", "model", "dataset")
+
+
+@user_errors
+def publish(
+    folder: Path = typer.Argument(..., help="Dataset folder (data/*.parquet + README.md) or model folder."),
+    repo: str = typer.Option(..., "--repo", help="Target repo, USER/NAME; created if missing."),
+    private: bool = typer.Option(False, "--private", help="Create the repo as private."),
+    token: str | None = typer.Option(
+        None, "--token", help="Hub token; default: HF_TOKEN, then the stored `hf auth login` token."
+    ),
+    repo_type: str = typer.Option("auto", "--repo-type", help="auto, model or dataset."),
+    message: str | None = typer.Option(None, "--message", "-m", help="Commit message."),
+) -> None:
+    """Publish FOLDER to the Hugging Face Hub (or the server in HF_ENDPOINT)."""
+    from synthface.errors import SynthfaceError
+    from synthface.hub.publish import DEFAULT_COMMIT_MESSAGE, publish_folder
+
+    if repo_type not in REPO_TYPE_CHOICES:
+        raise SynthfaceError(f"--repo-type {repo_type!r} is not one of {', '.join(REPO_TYPE_CHOICES)}")
+    url = publish_folder(
+        folder,
+        repo,
+        repo_type=None if repo_type == "auto" else repo_type,  # type: ignore[arg-type]
+        private=private,
+        token=token,
+        commit_message=message or DEFAULT_COMMIT_MESSAGE,
+    )
+    typer.echo(url)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `synthface publish` to the CLI."""
+    app.command("publish")(publish)

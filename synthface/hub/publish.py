@@ -1,0 +1,181 @@
+"""Publish a local folder (persona dataset, generator or detector) as a Hub repo.
+
+The folder is checked before anything is sent: a truncated shard or weights file
+must fail here, with its name, rather than land on the Hub half-usable.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from synthface.errors import SynthfaceError
+from synthface.hub.errors import hub_error
+
+RepoType = Literal["model", "dataset"]
+MODEL_FILES = ("config.json", "model.safetensors")
+MIXIN_PLACEHOLDER_MARK = "pushed to the Hub using the [PytorchModelHubMixin]"
+DEFAULT_COMMIT_MESSAGE = "Upload with synthface publish"
+
+
+def resolve_token(token: str | None = None) -> str:
+    """The token huggingface_hub would use: the argument, else HF_TOKEN, else the stored login."""
+    from huggingface_hub import get_token
+
+    resolved = token or get_token()
+    if not resolved:
+        raise SynthfaceError(
+            "no Hugging Face token: pass --token, set HF_TOKEN, or run `hf auth login` first"
+        )
+    return resolved
+
+
+def _readme_metadata(folder: Path) -> dict:
+    readme = folder / "README.md"
+    if not readme.is_file():
+        return {}
+    from huggingface_hub import RepoCard
+
+    try:
+        return RepoCard(readme.read_text(encoding="utf-8"), ignore_metadata_errors=True).data.to_dict()
+    except (UnicodeDecodeError, ValueError):
+        return {}
+
+
+def detect_repo_type(folder: str | Path) -> RepoType:
+    """'dataset' for data/*.parquet or a dataset card, 'model' for config.json + model.safetensors."""
+    folder = Path(folder)
+    metadata = _readme_metadata(folder)
+    looks_dataset = any((folder / "data").glob("**/*.parquet")) or "configs" in metadata or (
+        "task_categories" in metadata
+    )
+    looks_model = all((folder / name).is_file() for name in MODEL_FILES)
+    if looks_dataset and not looks_model:
+        return "dataset"
+    if looks_model and not looks_dataset:
+        return "model"
+    what = "both a dataset and a model" if looks_dataset else "neither a dataset (data/*.parquet) nor a model"
+    raise SynthfaceError(
+        f"{folder} looks like {what} (config.json + model.safetensors); pass --repo-type model or dataset"
+    )
+
+
+def _check_model_folder(folder: Path) -> dict:
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise SynthfaceError(f"{folder} is missing {', '.join(missing)}: save the model with save_pretrained")
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        message = f"{folder / 'config.json'} is not valid JSON ({err}); re-save the model"
+        raise SynthfaceError(message) from err
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(folder / "model.safetensors"), framework="numpy") as weights:
+            if not list(weights.keys()):
+                raise SynthfaceError(f"{folder / 'model.safetensors'} holds no tensors; re-save the model")
+    except SynthfaceError:
+        raise
+    except Exception as err:  # safetensors raises its own error types for truncated or corrupt headers
+        message = f"{folder / 'model.safetensors'} is unreadable ({err}); re-save the model"
+        raise SynthfaceError(message) from err
+    return config if isinstance(config, dict) else {}
+
+
+def _check_dataset_folder(folder: Path) -> None:
+    import pyarrow.parquet as pq
+
+    shards = sorted((folder / "data").glob("**/*.parquet"))
+    for shard in shards:
+        try:
+            pq.read_metadata(shard)
+        except Exception as err:  # pyarrow raises ArrowInvalid/OSError for truncated files
+            message = f"{shard} is not a readable parquet file ({err}); regenerate that shard"
+            raise SynthfaceError(message) from err
+    if not (folder / "README.md").is_file():
+        raise SynthfaceError(f"{folder} has no README.md dataset card; write one before publishing")
+
+
+def _card_kind(config: dict) -> str:
+    return "generator" if "z_dim" in config or "w_dim" in config else "detector"
+
+
+def _ensure_model_card(folder: Path, config: dict, repo_id: str) -> None:
+    """Write our model card unless the folder has its own (the mixin's placeholder card does not count)."""
+    readme = folder / "README.md"
+    existing = readme.read_text(encoding="utf-8", errors="replace") if readme.is_file() else None
+    if existing is not None and MIXIN_PLACEHOLDER_MARK not in existing:
+        return
+    from synthface.hub.cards import TRAINING_DATA, render_model_card
+    from synthface.io_utils import write_text_atomic
+
+    metrics: dict = {}
+    metrics_file = folder / "metrics.json"
+    if metrics_file.is_file():
+        try:
+            loaded = json.loads(metrics_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise SynthfaceError(f"{metrics_file} is not valid JSON ({err}); fix or remove it") from err
+        metrics = {k: v for k, v in loaded.items() if isinstance(v, (int, float, str))}
+    training_data = config.get("training_data")
+    known = isinstance(training_data, list) and all(key in TRAINING_DATA for key in training_data)
+    if not (known and training_data):
+        training_data = list(TRAINING_DATA)
+    kind = _card_kind(config)
+    card = render_model_card(kind, config, metrics, repo_id=repo_id, training_data=training_data)
+    write_text_atomic(readme, card)
+
+
+def publish_folder(
+    folder: str | Path,
+    repo_id: str,
+    repo_type: RepoType | None = None,
+    private: bool = False,
+    token: str | None = None,
+    commit_message: str = DEFAULT_COMMIT_MESSAGE,
+) -> str:
+    """Create `repo_id` if needed and upload `folder` to it in one commit; returns the repo's URL.
+
+    `repo_type=None` detects it from the folder (see `detect_repo_type`). A model folder
+    gets a synthface model card as README.md if it has none.
+    """
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SynthfaceError(f"{folder} is not a folder; pass the folder to publish")
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        raise hub_error("publish to", repo_id, err) from err
+    if "/" not in repo_id:
+        raise SynthfaceError(f"repo {repo_id!r} needs a namespace: use USER/NAME")
+    repo_type = repo_type or detect_repo_type(folder)
+    if repo_type == "model":
+        _ensure_model_card(folder, _check_model_folder(folder), repo_id)
+    elif repo_type == "dataset":
+        _check_dataset_folder(folder)
+    else:
+        raise SynthfaceError(f"unknown repo type {repo_type!r}: use model or dataset")
+
+    api = HfApi(token=resolve_token(token))
+    try:
+        api.whoami()
+        repo_url = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        api.upload_folder(
+            folder_path=folder,
+            repo_id=repo_id,
+            repo_type=repo_type,
+            commit_message=commit_message,
+            ignore_patterns=[".*", "**/.*", "*.tmp"],  # hidden files and our atomic-write leftovers
+        )
+    except HfHubHTTPError as err:
+        raise hub_error("publish to", repo_id, err) from err
+    except ValueError as err:  # invalid README YAML is reported by huggingface_hub as ValueError
+        reason = " ".join(str(err).split())
+        raise SynthfaceError(f"could not publish {folder} to {repo_id!r}: {reason}") from err
+    return str(repo_url)

@@ -1,0 +1,30 @@
+"""Self-describing models: config.json + model.safetensors, from a folder or the Hub.
+
+huggingface_hub's `PyTorchModelHubMixin` does the work (config capture from the
+constructor, safetensors, Hub download). This subclass only keeps local loads
+quiet: the mixin prints a line to stdout for local folders, which would corrupt
+the JSON that `synthface detect --json` writes.
+"""
+
+from __future__ import annotations
+
+import os
+
+from huggingface_hub import PyTorchModelHubMixin, constants
+
+
+class SelfDescribingModel(PyTorchModelHubMixin):
+    """Mixin for synthface's torch models (generator, discriminator, detector)."""
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only,
+                         token, map_location: str = "cpu", strict: bool = False, **model_kwargs):
+        if os.path.isdir(model_id):
+            model = cls(**model_kwargs)
+            weights = os.path.join(model_id, constants.SAFETENSORS_SINGLE_FILE)
+            return cls._load_as_safetensor(model, weights, map_location, strict)
+        return super()._from_pretrained(
+            model_id=model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
+            local_files_only=local_files_only, token=token, map_location=map_location, strict=strict,
+            **model_kwargs,
+        )

@@ -1,0 +1,332 @@
+"""Signing keys: a local CA and an ES256 end-entity certificate, or an organisation's own.
+
+C2PA validators only accept an end-entity certificate that is not a CA, has the
+digitalSignature key usage, an accepted extended key usage, and chains to a trust anchor.
+`init_keys` makes exactly that with `cryptography`, so a fresh machine can sign at once; an
+organisation passes its own chain and key instead (flags, environment, or config file).
+Private keys are written with mode 0600, and no message here ever contains key material.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from synthface.errors import SynthfaceError
+from synthface.io_utils import atomic_path
+from synthface.provenance.payload import key_id_from
+
+ENV_HOME = "SYNTHFACE_HOME"
+ENV_CERT = "SYNTHFACE_SIGNING_CERT"
+ENV_KEY = "SYNTHFACE_SIGNING_KEY"
+ENV_TRUST = "SYNTHFACE_TRUST_ANCHORS"
+
+CA_CERT = "ca.pem"
+CA_KEY = "ca.key"
+SIGNER_CHAIN = "signer.pem"
+SIGNER_KEY = "signer.key"
+
+DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+C2PA_CLAIM_SIGNING = x509.ObjectIdentifier("1.3.6.1.4.1.62558.2.1")
+# EKUs the C2PA trust model accepts for claim signing (spec section "Certificate profile").
+ACCEPTED_EKUS = {
+    DOCUMENT_SIGNING,
+    ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    C2PA_CLAIM_SIGNING,
+    x509.ObjectIdentifier("1.3.6.1.4.1.311.76.59.1.9"),
+}
+
+
+def config_dir() -> Path:
+    """synthface's config folder: $SYNTHFACE_HOME if set, else the platform's user config dir."""
+    home = os.environ.get(ENV_HOME)
+    if home:
+        return Path(home)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("synthface", appauthor=False))
+
+
+def default_key_dir() -> Path:
+    return config_dir() / "keys"
+
+
+@dataclass(frozen=True)
+class KeyPaths:
+    """Where `init_keys` wrote the CA and the signer (certificates public, keys 0600)."""
+
+    directory: Path
+    ca_cert: Path
+    ca_key: Path
+    signer_chain: Path
+    signer_key: Path
+
+
+def _key_paths(directory: Path) -> KeyPaths:
+    return KeyPaths(
+        directory,
+        directory / CA_CERT,
+        directory / CA_KEY,
+        directory / SIGNER_CHAIN,
+        directory / SIGNER_KEY,
+    )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a private key atomically with mode 0600 from the first byte (mkstemp is 0600)."""
+    with atomic_path(path) as tmp:
+        os.chmod(tmp, 0o600)
+        tmp.write_bytes(data)
+    os.chmod(path, 0o600)
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+        os.chmod(tmp, 0o644)
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_usage(*, signing: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=signing,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=not signing,
+        crl_sign=not signing,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def init_keys(
+    directory: Path | None = None, *, organisation: str = "synthface local", force: bool = False
+) -> KeyPaths:
+    """Create a local root CA and an ES256 signing certificate issued by it.
+
+    Refuses to overwrite existing keys unless `force`: losing a signing key silently would
+    orphan every manifest it signed.
+    """
+    directory = Path(directory) if directory is not None else default_key_dir()
+    paths = _key_paths(directory)
+    existing = [p for p in (paths.ca_key, paths.signer_key) if p.exists()]
+    if existing and not force:
+        raise SynthfaceError(f"keys already exist in {directory}; pass --force to replace them")
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{organisation} root CA"),
+        ]
+    )
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(signing=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    signer_key = ec.generate_private_key(ec.SECP256R1())
+    signer_name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{organisation} image signer"),
+        ]
+    )
+    signer_cert = (
+        x509.CertificateBuilder()
+        .subject_name(signer_name)
+        .issuer_name(ca_name)
+        .public_key(signer_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=730))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(signing=True), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(signer_key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pkcs8 = serialization.PrivateFormat.PKCS8
+    _write_private(
+        paths.ca_key, ca_key.private_bytes(serialization.Encoding.PEM, pkcs8, serialization.NoEncryption())
+    )
+    _write_private(
+        paths.signer_key,
+        signer_key.private_bytes(serialization.Encoding.PEM, pkcs8, serialization.NoEncryption()),
+    )
+    _write_public(paths.ca_cert, _pem(ca_cert))
+    _write_public(paths.signer_chain, _pem(signer_cert) + _pem(ca_cert))
+    return paths
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    """A certificate chain (end-entity first) and its private key, ready to sign with ES256."""
+
+    chain_pem: bytes
+    key_pem: bytes = field(repr=False)
+    source: str
+    certificate: x509.Certificate = field(repr=False, compare=False)
+
+    @property
+    def key_id(self) -> int:
+        """16-bit id of the signer's public key, carried in every watermark it issues."""
+        der = self.certificate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return key_id_from(der)
+
+    @property
+    def subject(self) -> str:
+        return self.certificate.subject.rfc4514_string()
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise SynthfaceError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise SynthfaceError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def check_signing_certificate(cert: x509.Certificate, where: str) -> None:
+    """Refuse certificates a C2PA validator would reject, with a message that says why."""
+    try:
+        basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        if basic.ca:
+            raise SynthfaceError(f"signing certificate {where} is a CA certificate; use an end-entity one")
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not usage.digital_signature:
+            raise SynthfaceError(f"signing certificate {where} lacks the digitalSignature key usage")
+    except x509.ExtensionNotFound:
+        raise SynthfaceError(f"signing certificate {where} has no key usage extension") from None
+    try:
+        ekus = set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        ekus = set()
+    if not ekus & ACCEPTED_EKUS:
+        raise SynthfaceError(
+            f"signing certificate {where} lacks an extended key usage C2PA accepts "
+            "(documentSigning 1.3.6.1.5.5.7.3.36 or emailProtection); issue one with it or run "
+            "`synthface keys init`"
+        )
+    if not isinstance(cert.public_key(), ec.EllipticCurvePublicKey) or cert.public_key().curve.name != (
+        "secp256r1"
+    ):
+        raise SynthfaceError(f"signing certificate {where} must hold an EC P-256 key (ES256)")
+    now = dt.datetime.now(dt.timezone.utc)
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise SynthfaceError(f"signing certificate {where} is outside its validity period")
+
+
+def _identity_from_files(chain_path: Path, key_path: Path, source: str) -> SigningIdentity:
+    chain_pem = _read(chain_path, "certificate chain")
+    key_pem = _read(key_path, "private key")
+    try:
+        certs = x509.load_pem_x509_certificates(chain_pem)
+    except ValueError:
+        raise SynthfaceError(f"{chain_path} is not a PEM certificate chain") from None
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError):
+        # Never echo the key file's content: only its path.
+        raise SynthfaceError(f"{key_path} is not an unencrypted PEM private key") from None
+    cert = certs[0]
+    check_signing_certificate(cert, str(chain_path))
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(serialization.Encoding.DER, spki) != cert.public_key().public_bytes(
+        serialization.Encoding.DER, spki
+    ):
+        raise SynthfaceError(f"private key {key_path} does not belong to certificate {chain_path}")
+    return SigningIdentity(chain_pem, key_pem, source, cert)
+
+
+def _config_file_entry(name: str) -> str | None:
+    path = config_dir() / "config.json"
+    if not path.exists():
+        return None
+    try:
+        value = json.loads(path.read_text("utf-8")).get(name)
+    except (ValueError, AttributeError, OSError):
+        raise SynthfaceError(f"{path} is not a JSON object; fix or remove it") from None
+    return str(value) if value else None
+
+
+def load_signing_identity(
+    cert: Path | None = None, key: Path | None = None, key_dir: Path | None = None
+) -> SigningIdentity:
+    """Find the signing identity: explicit paths, then $SYNTHFACE_SIGNING_CERT/KEY, then the
+    `signing_cert`/`signing_key` entries of config.json, then the keys `synthface keys init` made."""
+    if (cert is None) != (key is None):
+        raise SynthfaceError("pass both --cert and --key (a certificate chain and its private key)")
+    if cert is not None and key is not None:
+        return _identity_from_files(Path(cert), Path(key), "arguments")
+    env_cert, env_key = os.environ.get(ENV_CERT), os.environ.get(ENV_KEY)
+    if env_cert or env_key:
+        if not (env_cert and env_key):
+            raise SynthfaceError(f"set both {ENV_CERT} and {ENV_KEY}, or neither")
+        return _identity_from_files(Path(env_cert), Path(env_key), "environment")
+    conf_cert, conf_key = _config_file_entry("signing_cert"), _config_file_entry("signing_key")
+    if conf_cert and conf_key:
+        return _identity_from_files(Path(conf_cert), Path(conf_key), "config file")
+    directory = Path(key_dir) if key_dir is not None else default_key_dir()
+    paths = _key_paths(directory)
+    if not (paths.signer_chain.exists() and paths.signer_key.exists()):
+        raise SynthfaceError(
+            f"no signing key in {directory}; run `synthface keys init` (or pass --cert and --key)"
+        )
+    return _identity_from_files(paths.signer_chain, paths.signer_key, str(directory))
+
+
+def trust_anchors_pem(extra: list[Path] | None = None, key_dir: Path | None = None) -> str:
+    """PEM roots to trust when verifying: our own CA (if this machine made one), the files in
+    $SYNTHFACE_TRUST_ANCHORS (os.pathsep-separated) and `extra`."""
+    directory = Path(key_dir) if key_dir is not None else default_key_dir()
+    sources: list[Path] = []
+    own = directory / CA_CERT
+    if own.exists():
+        sources.append(own)
+    sources += [Path(p) for p in os.environ.get(ENV_TRUST, "").split(os.pathsep) if p]
+    sources += [Path(p) for p in (extra or [])]
+    parts = []
+    for path in sources:
+        data = _read(path, "trust anchor file")
+        try:
+            x509.load_pem_x509_certificates(data)
+        except ValueError:
+            raise SynthfaceError(f"trust anchor file {path} is not a PEM certificate") from None
+        parts.append(data.decode("ascii"))
+    return "\n".join(parts)

@@ -1,0 +1,1 @@
+"""Training the style-based generator: data sampling, augmentation, losses, loop."""

@@ -1,0 +1,130 @@
+"""CLI: `synthface train`, `synthface sample`, `synthface demo`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from synthface.errors import SynthfaceError, user_errors
+
+DEFAULT_FACES = Path("..") / "shared" / "data" / "faces"
+
+
+def default_data_source() -> str:
+    """The bundled training photos beside a checkout, or $SYNTHFACE_FACES."""
+    return os.environ.get("SYNTHFACE_FACES", str(DEFAULT_FACES))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @user_errors
+    def train(
+        data: str = typer.Option(None, help="Image folder, saved dataset or Hub dataset id "
+                                 "(default: $SYNTHFACE_FACES or ../shared/data/faces)."),
+        out: Path = typer.Option(Path("runs/synthface"), help="Run folder (checkpoints, grids, metrics)."),
+        resolution: int = typer.Option(64, help="Power of two, 32..1024."),
+        kimg: float = typer.Option(100.0, help="Train until this many thousand images were shown."),
+        batch: int = typer.Option(32, help="Global batch size (split over torchrun processes)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint."),
+        seed: int = typer.Option(0),
+        crop: str = typer.Option("auto", help="auto, celeba, lfw, center or none."),
+        fit: str = typer.Option("crop", help="Non-square images: crop or pad."),
+        image_column: str = typer.Option("image", help="Image column of a Hugging Face dataset."),
+        grayscale: bool = typer.Option(False, "--grayscale", help="Train a 1-channel generator."),
+        max_images: int = typer.Option(None, help="Use only the first N images."),
+        mirror: bool = typer.Option(True, help="Random x-flips of the training images."),
+        channel_base: int = typer.Option(None, help="Width schedule: channels = min(base / res, max)."),
+        channel_max: int = typer.Option(None),
+        z_dim: int = typer.Option(None),
+        w_dim: int = typer.Option(None),
+        mapping_layers: int = typer.Option(8),
+        g_lr: float = typer.Option(0.0025),
+        d_lr: float = typer.Option(0.0025),
+        r1_gamma: float = typer.Option(None, help="R1 weight (default 0.0002 * res^2 / batch)."),
+        pl_weight: float = typer.Option(2.0, help="Path-length regularisation weight (0 disables)."),
+        style_mixing: float = typer.Option(0.9, help="Style-mixing regularisation probability."),
+        augment: str = typer.Option("ada", help="ada (adaptive p), fixed (--augment-p) or none."),
+        augment_p: float = typer.Option(0.0),
+        ada_target: float = typer.Option(0.6),
+        ada_kimg: float = typer.Option(100.0, help="kimg for p to go 0 -> 1 at full pressure."),
+        snapshot_kimg: float = typer.Option(4.0, help="Checkpoint + sample grid every N kimg."),
+        log_every: int = typer.Option(10, help="Append to metrics.jsonl every N steps."),
+        fid_every_kimg: float = typer.Option(0.0, help="Compute FID every N kimg (0: never)."),
+        fid_samples: int = typer.Option(5000),
+        device: str = typer.Option("auto", help="auto, cpu or cuda."),
+        channels_last: bool = typer.Option(False, "--channels-last"),
+    ) -> None:
+        """Train the style-based generator (also under `torchrun --nproc-per-node N`)."""
+        from synthface.training.config import TrainConfig
+        from synthface.training.trainer import train as run_training
+
+        if augment not in ("ada", "fixed", "none"):
+            raise SynthfaceError(f"--augment {augment!r}: use ada, fixed or none")
+        config = TrainConfig(
+            data=data or default_data_source(), out=str(out), resolution=resolution,
+            img_channels=1 if grayscale else 3, crop=crop, fit=fit, image_column=image_column,
+            max_images=max_images, mirror=mirror, kimg=kimg, batch=batch, seed=seed,
+            z_dim=z_dim, w_dim=w_dim, mapping_layers=mapping_layers, channel_base=channel_base,
+            channel_max=channel_max, g_lr=g_lr, d_lr=d_lr, r1_gamma=r1_gamma, pl_weight=pl_weight,
+            style_mixing_prob=style_mixing, augment=augment, augment_p=augment_p, ada_target=ada_target,
+            ada_kimg=ada_kimg, snapshot_kimg=snapshot_kimg, log_every=log_every,
+            fid_every_kimg=fid_every_kimg, fid_samples=fid_samples, device=device, channels_last=channels_last,
+        )
+        result = run_training(config, resume=resume)
+        typer.echo(f"trained to {result.images_seen / 1000:.1f} kimg; generator: {result.generator_dir}; "
+                   f"samples: {result.run_dir / 'samples' / 'latest.png'}")
+
+    @app.command()
+    @user_errors
+    def sample(
+        model: str = typer.Option(..., help="Generator folder, run folder or Hub id."),
+        seeds: str = typer.Option("0-15", help="Seeds: 0-15 or 1,5,9."),
+        psi: float = typer.Option(0.7, help="Truncation psi (1: no truncation)."),
+        out: Path = typer.Option(Path("grid.png"), help="Output PNG."),
+        columns: int = typer.Option(8),
+        mix: str = typer.Option(None, help="Style-mixing grid SOURCE_SEEDS:STYLE_SEEDS, e.g. 0-4:10-14."),
+        crossover: str = typer.Option("coarse", help="Styles the column face gives: coarse, middle, fine or "
+                                        "a layer index N (layers N..end)."),
+        noise_mode: str = typer.Option("const", help="const, random or none."),
+    ) -> None:
+        """Draw a grid of faces, or a style-mixing grid with --mix."""
+        from synthface.generator.sampling import load_generator, mixing_grid, seed_grid, style_band
+        from synthface.generator.seeds import parse_seeds
+
+        G = load_generator(model)
+        if mix:
+            if ":" not in mix:
+                raise SynthfaceError(f"--mix {mix!r}: use SOURCE_SEEDS:STYLE_SEEDS, e.g. 0-4:10-14")
+            rows, cols = mix.split(":", 1)
+            band = style_band(crossover, G.num_ws, G.img_resolution)
+            image = mixing_grid(G, parse_seeds(rows), parse_seeds(cols), band,
+                                psi=psi, noise_mode=noise_mode)
+        else:
+            image = seed_grid(G, parse_seeds(seeds), psi=psi, columns=columns, noise_mode=noise_mode)
+        from synthface.io_utils import atomic_path
+
+        with atomic_path(out) as tmp:
+            image.save(tmp, format="PNG")
+        typer.echo(f"wrote {out}")
+
+    @app.command()
+    @user_errors
+    def demo(
+        out: Path = typer.Option(Path("runs/demo"), help="Run folder."),
+        data: str = typer.Option(None, help="Training images (default: ../shared/data/faces)."),
+        kimg: float = typer.Option(2.0),
+    ) -> None:
+        """Main job on the bundled defaults: a short training run and a sample grid."""
+        from synthface.training.config import TrainConfig
+        from synthface.training.trainer import train as run_training
+
+        source = data or default_data_source()
+        if not Path(source).exists():
+            raise SynthfaceError(f"no training photos at {source}: pass --data FOLDER or set SYNTHFACE_FACES")
+        config = TrainConfig(data=source, out=str(out), resolution=32, kimg=kimg, batch=16, max_images=2000,
+                             snapshot_kimg=1.0, log_every=5, grid_seeds=16)
+        result = run_training(config, resume=(out / "checkpoints").is_dir())
+        typer.echo(f"demo done: sample grid {result.run_dir / 'samples' / 'latest.png'}, "
+                   f"generator {result.generator_dir}")

@@ -1,0 +1,207 @@
+"""One optimisation step of the StyleGAN2 objective.
+
+* D: non-saturating logistic loss on fakes and (augmented) reals, with lazy R1
+  every `r1_interval` steps (the penalty scaled by the interval).
+* G: non-saturating logistic loss through the same augmentation, with lazy
+  path-length regularisation every `pl_interval` steps and style-mixing (p = 0.9).
+
+Speed: G runs forward once per step. D's update uses the detached fakes, and G's
+update re-scores the same fakes with D's parameters frozen, so no second G
+forward is needed. Fakes and reals go through D in one concatenated pass (the
+minibatch-stddev groups never straddle the two halves).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from synthface.generator import Discriminator, Generator
+from synthface.training.augment import AdaptiveAugment, augment
+from synthface.training.config import TrainConfig
+from synthface.training.distributed import DistInfo, all_reduce_sum, average_gradients, sync_buffer_mean
+
+
+@dataclass
+class StepStats:
+    """Losses and diagnostics of one step (for the progress bar and metrics.jsonl)."""
+
+    loss_g: float
+    loss_d: float
+    d_real: float
+    d_fake: float
+    r1: float | None = None
+    pl: float | None = None
+
+
+def requires_grad(module: torch.nn.Module, flag: bool) -> None:
+    for param in module.parameters():
+        param.requires_grad_(flag)
+
+
+class GANObjective:
+    """Holds the networks, optimisers and regulariser state; `step()` trains one batch."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        G: Generator,
+        D: Discriminator,
+        G_ema: Generator,
+        device: torch.device,
+        dist_info: DistInfo,
+    ) -> None:
+        self.config = config
+        self.G, self.D, self.G_ema = G, D, G_ema
+        self.device = device
+        self.dist = dist_info
+        # Lazy regularisation: scale lr and betas as if the regulariser ran every step.
+        g_ratio = config.pl_interval / (config.pl_interval + 1) if config.pl_weight > 0 else 1.0
+        d_ratio = config.r1_interval / (config.r1_interval + 1) if config.r1_gamma else 1.0
+        b1, b2 = config.betas
+        self.opt_G = torch.optim.Adam(
+            G.parameters(), lr=config.g_lr * g_ratio, betas=(b1**g_ratio, b2**g_ratio), eps=1e-8
+        )
+        self.opt_D = torch.optim.Adam(
+            D.parameters(), lr=config.d_lr * d_ratio, betas=(b1**d_ratio, b2**d_ratio), eps=1e-8
+        )
+        self.ada = AdaptiveAugment(
+            target=config.ada_target,
+            speed_kimg=config.ada_kimg,
+            p=config.augment_p,
+            fixed=config.augment != "ada",
+        )
+        self.pl_mean = torch.zeros([], device=device)
+        self.autocast = device.type == "cuda"
+
+    # ----------------------------------------------------------------- helpers
+    def _augment(self, images: torch.Tensor) -> torch.Tensor:
+        return augment(images, self.ada.p) if self.config.augment != "none" else images
+
+    def _sample_ws(self, batch: int) -> torch.Tensor:
+        """Mapping with style mixing: past a random crossover, styles come from a second z."""
+        G = self.G
+        z = torch.randn(batch, G.z_dim, device=self.device)
+        ws = G.mapping(z, update_w_avg=True)
+        if self.config.style_mixing_prob > 0 and float(torch.rand([])) < self.config.style_mixing_prob:
+            crossover = int(torch.randint(1, G.num_ws, []))
+            ws2 = G.mapping(torch.randn(batch, G.z_dim, device=self.device))
+            ws = torch.cat([ws[:, :crossover], ws2[:, crossover:]], dim=1)
+        return ws
+
+    def _autocast(self):
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast)
+
+    # ----------------------------------------------------------------- step
+    def step(self, reals: torch.Tensor, step_index: int) -> StepStats:
+        """One D update and one G update on a batch of reals (float, [-1, 1])."""
+        cfg = self.config
+        batch = reals.shape[0]
+        do_r1 = bool(cfg.r1_gamma) and step_index % cfg.r1_interval == 0
+        do_pl = cfg.pl_weight > 0 and step_index % cfg.pl_interval == 0
+
+        # Generator forward, once.
+        requires_grad(self.G, True)
+        with self._autocast():
+            fakes = self.G.synthesis(self._sample_ws(batch), noise_mode="random")
+
+        # ---- D: fakes (detached) and reals in one pass.
+        requires_grad(self.D, True)
+        reals = reals.detach().requires_grad_(do_r1)
+        with self._autocast():
+            both = torch.cat([self._augment(fakes.detach().float()), self._augment(reals)])
+            logits = self.D(both).float()
+        fake_logits, real_logits = logits[:batch], logits[batch:]
+        self.ada.accumulate(real_logits)
+        loss_d = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+        r1_value = None
+        if do_r1:
+            (grad,) = torch.autograd.grad(real_logits.sum(), reals, create_graph=True)
+            r1 = grad.float().square().sum(dim=[1, 2, 3]).mean()
+            loss_d = loss_d + r1 * (cfg.r1_gamma / 2) * cfg.r1_interval
+            r1_value = float(r1.detach())
+        self.opt_D.zero_grad(set_to_none=True)
+        loss_d.backward()
+        average_gradients(list(self.D.parameters()), self.dist)
+        self.opt_D.step()
+
+        # ---- G: the same fakes scored by the updated, frozen D.
+        requires_grad(self.D, False)
+        with self._autocast():
+            gen_logits = self.D(self._augment(fakes.float())).float()
+        loss_g = F.softplus(-gen_logits).mean()
+        self.opt_G.zero_grad(set_to_none=True)
+        loss_g.backward()
+        pl_value = None
+        if do_pl:
+            pl_value = self._path_length_backward(batch)
+        average_gradients(list(self.G.parameters()), self.dist)
+        self.opt_G.step()
+        sync_buffer_mean(self.G.mapping_net.w_avg, self.dist)
+
+        if step_index % cfg.ada_interval == cfg.ada_interval - 1:
+            sums = all_reduce_sum([self.ada.sign_sum, float(self.ada.count)], self.dist, self.device)
+            self.ada.update(batch * cfg.ada_interval * self.dist.world_size, sums[0], int(sums[1]))
+
+        stats = all_reduce_sum(
+            [float(loss_g), float(loss_d), float(real_logits.mean()), float(fake_logits.mean())],
+            self.dist,
+            self.device,
+        )
+        n = self.dist.world_size
+        return StepStats(stats[0] / n, stats[1] / n, stats[2] / n, stats[3] / n, r1_value, pl_value)
+
+    def _path_length_backward(self, batch: int) -> float:
+        """Accumulate the path-length penalty's gradient into G (lazy, every pl_interval)."""
+        cfg = self.config
+        pl_batch = max(batch // cfg.pl_batch_shrink, 1)
+        with self._autocast():
+            ws = self._sample_ws(pl_batch)
+            images = self.G.synthesis(ws, noise_mode="random").float()
+        h, w = images.shape[2], images.shape[3]
+        noise = torch.randn_like(images) / math.sqrt(h * w)
+        (grad,) = torch.autograd.grad((images * noise).sum(), ws, create_graph=True)
+        lengths = grad.float().square().sum(dim=2).mean(dim=1).sqrt()
+        mean_length = all_reduce_sum([float(lengths.detach().mean())], self.dist, self.device)[0]
+        mean_length /= self.dist.world_size
+        self.pl_mean.copy_(self.pl_mean.lerp(torch.tensor(mean_length, device=self.device), cfg.pl_decay))
+        penalty = (lengths - self.pl_mean).square().mean()
+        (penalty * cfg.pl_weight * cfg.pl_interval).backward()
+        return float(penalty.detach())
+
+    @torch.no_grad()
+    def update_ema(self, images_seen: int) -> None:
+        """Exponential moving average of G's weights (the generator we ship)."""
+        cfg = self.config
+        ema_nimg = cfg.ema_kimg * 1000
+        if cfg.ema_rampup:
+            ema_nimg = min(ema_nimg, images_seen * cfg.ema_rampup)
+        beta = 0.5 ** (self.config.batch / max(ema_nimg, 1e-8))
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+            p_ema.copy_(p.detach().lerp(p_ema, beta))
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+            b_ema.copy_(b)
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        return {
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict(),
+            "opt_G": self.opt_G.state_dict(),
+            "opt_D": self.opt_D.state_dict(),
+            "ada": self.ada.state_dict(),
+            "pl_mean": self.pl_mean.detach().clone(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.G_ema.load_state_dict(state["G_ema"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        self.ada.load_state_dict(state["ada"])
+        self.pl_mean.copy_(state["pl_mean"])

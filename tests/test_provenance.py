@@ -1,0 +1,294 @@
+"""Keys, C2PA signing and verification, end to end with c2pa's own reader.
+
+Every test uses a temporary SYNTHFACE_HOME, never the user's real config dir.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import stat
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from PIL import Image
+from typer.testing import CliRunner
+
+from synthface.errors import SynthfaceError
+from synthface.provenance import (
+    ManifestStore,
+    Payload,
+    generation_assertion,
+    image_id_from,
+    init_keys,
+    load_signing_identity,
+    mark_and_sign,
+    sign_image,
+    trust_anchors_pem,
+    verify_image,
+)
+from synthface.provenance.commands import register
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("SYNTHFACE_HOME", str(home))
+    for name in ("SYNTHFACE_SIGNING_CERT", "SYNTHFACE_SIGNING_KEY", "SYNTHFACE_TRUST_ANCHORS"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture(scope="module")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("keys")
+    init_keys(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def face_pixels() -> np.ndarray:
+    """A smooth, face-like 64x64 test image (no photo needed): gradients plus blobs."""
+    yy, xx = np.mgrid[0:64, 0:64] / 63.0
+    blob = np.exp(-(((xx - 0.5) / 0.25) ** 2 + ((yy - 0.45) / 0.3) ** 2))
+    rgb = np.stack([120 + 100 * blob, 90 + 80 * blob + 20 * yy, 70 + 60 * blob + 30 * xx], axis=-1)
+    noise = np.random.default_rng(0).normal(0, 4, rgb.shape)
+    return np.clip(rgb + noise, 0, 255).astype(np.uint8)
+
+
+def _assertion(seed: int = 7) -> dict:
+    return generation_assertion(
+        generator_id="synthface/test-gen",
+        checkpoint_sha256="ab" * 32,
+        seed=seed,
+        psi=0.7,
+        persona_id=f"persona-{seed}",
+        style_mix={"parents": [seed, seed + 1], "crossover": 4},
+    )
+
+
+@pytest.fixture(scope="module")
+def signed_png(key_dir: Path, face_pixels: np.ndarray):
+    identity = load_signing_identity(key_dir=key_dir)
+    payload = Payload(image_id_from("persona-7"), identity.key_id)
+    return mark_and_sign(face_pixels, identity, _assertion(), payload)
+
+
+def _cli() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def _run(args: list[str]):
+    result = CliRunner().invoke(_cli(), args)
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), (
+        result.exception
+    )
+    return result
+
+
+def test_keys_init_writes_private_keys_0600_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    result = _run(["keys", "init", "--dir", str(tmp_path / "k")])
+    assert result.exit_code == 0, result.output
+    for name in ("ca.key", "signer.key"):
+        assert stat.S_IMODE((tmp_path / "k" / name).stat().st_mode) == 0o600
+    chain = x509.load_pem_x509_certificates((tmp_path / "k" / "signer.pem").read_bytes())
+    assert len(chain) == 2
+    leaf = chain[0]
+    assert not leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert leaf.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    again = _run(["keys", "init", "--dir", str(tmp_path / "k")])
+    assert again.exit_code == 2
+    assert "already exist" in again.output and "BEGIN" not in again.output
+
+
+def test_keys_default_to_synthface_home(isolated_home: Path) -> None:
+    paths = init_keys()
+    assert paths.directory == isolated_home / "keys"
+    assert load_signing_identity().source == str(isolated_home / "keys")
+
+
+def test_missing_keys_say_run_keys_init(tmp_path: Path) -> None:
+    with pytest.raises(SynthfaceError, match="synthface keys init"):
+        load_signing_identity(key_dir=tmp_path / "nothing")
+
+
+def test_env_vars_select_the_signing_identity(key_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNTHFACE_SIGNING_CERT", str(key_dir / "signer.pem"))
+    monkeypatch.setenv("SYNTHFACE_SIGNING_KEY", str(key_dir / "signer.key"))
+    assert load_signing_identity().source == "environment"
+
+
+def _cert_without_eku(tmp_path: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "no eku")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def test_certificate_without_eku_is_refused(tmp_path: Path) -> None:
+    cert_path, key_path = _cert_without_eku(tmp_path)
+    with pytest.raises(SynthfaceError, match="extended key usage") as info:
+        load_signing_identity(cert_path, key_path)
+    assert "\n" not in str(info.value) and "PRIVATE" not in str(info.value)
+
+
+def test_wrong_key_for_certificate_is_refused(key_dir: Path, tmp_path: Path) -> None:
+    _, other_key = _cert_without_eku(tmp_path)
+    with pytest.raises(SynthfaceError, match="does not belong"):
+        load_signing_identity(key_dir / "signer.pem", other_key)
+
+
+def test_sign_verify_trusted_with_our_ca_untrusted_without(signed_png, key_dir: Path) -> None:
+    trusted = verify_image(signed_png.data, trust_anchors_pem(key_dir=key_dir))
+    assert trusted.verdict == "verified", trusted.to_json()
+    assert trusted.manifest == "embedded" and trusted.signature_valid and trusted.signer_trusted
+    assert trusted.data_hash == "match"
+    assert trusted.ai_generated is True
+    assert trusted.synthface["seed"] == 7 and trusted.synthface["persona_id"] == "persona-7"
+    assert trusted.synthface["style_mix"] == {"parents": [{"seed": 7}, {"seed": 8}], "crossover": 4}
+    assert trusted.training_mining == "notAllowed"
+    assert trusted.watermark_found and trusted.watermark_matches_manifest
+    assert trusted.manifest_label == signed_png.manifest_label
+
+    untrusted = verify_image(signed_png.data, "")
+    assert untrusted.signature_valid and untrusted.signer_trusted is False
+    assert untrusted.verdict == "valid but untrusted signer"
+    json.dumps(untrusted.to_json())
+
+
+def test_signing_keeps_pixels_and_writes_sidecar(signed_png, face_pixels, key_dir: Path, tmp_path) -> None:
+    decoded = np.asarray(Image.open(io.BytesIO(signed_png.data)).convert("RGB"))
+    unsigned = signed_png.data  # pixels equal the watermarked ones, not re-encoded by signing
+    assert decoded.shape == face_pixels.shape
+    path = signed_png.write(tmp_path / "face.png", sidecar=True)
+    assert (tmp_path / "face.c2pa").read_bytes() == signed_png.manifest_store
+    assert path.read_bytes() == unsigned
+
+
+def test_sign_jpeg_and_training_allowed(key_dir: Path, face_pixels: np.ndarray) -> None:
+    identity = load_signing_identity(key_dir=key_dir)
+    buffer = io.BytesIO()
+    Image.fromarray(face_pixels).save(buffer, "JPEG", quality=92)
+    signed = sign_image(buffer.getvalue(), identity, _assertion(3), fmt="jpeg", allow_training=True)
+    assert np.array_equal(
+        np.asarray(Image.open(io.BytesIO(signed.data))), np.asarray(Image.open(io.BytesIO(buffer.getvalue())))
+    )
+    report = verify_image(signed.data, trust_anchors_pem(key_dir=key_dir))
+    assert report.verdict == "verified" and report.training_mining == "allowed"
+
+
+def test_sign_refuses_a_claimed_watermark_that_is_absent(key_dir: Path, face_pixels: np.ndarray) -> None:
+    identity = load_signing_identity(key_dir=key_dir)
+    buffer = io.BytesIO()
+    Image.fromarray(face_pixels).save(buffer, "PNG")
+    with pytest.raises(SynthfaceError, match="does not carry watermark"):
+        sign_image(buffer.getvalue(), identity, _assertion(), watermark_payload=Payload(1, 2))
+    with pytest.raises(SynthfaceError, match="not a PNG or JPEG"):
+        sign_image(b"GIF89a" + bytes(100), identity, _assertion())
+
+
+def _replace_png_pixels(png: bytes, pixels: np.ndarray) -> bytes:
+    """Swap the IDAT data for new pixels, keeping every other chunk (the manifest) in place."""
+    raw = b"".join(b"\x00" + row.tobytes() for row in pixels)
+    out, pos, done = bytearray(png[:8]), 8, False
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IDAT":
+            if done:
+                continue
+            data, done = zlib.compress(raw), True
+        out += struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return bytes(out)
+
+
+def test_changed_pixels_give_a_data_hash_mismatch(signed_png, key_dir: Path) -> None:
+    pixels = np.asarray(Image.open(io.BytesIO(signed_png.data)).convert("RGB")).copy()
+    pixels[30:34, 30:34] = 255 - pixels[30:34, 30:34]
+    tampered = _replace_png_pixels(signed_png.data, pixels)
+    report = verify_image(tampered, trust_anchors_pem(key_dir=key_dir))
+    assert report.manifest == "embedded"
+    assert report.data_hash == "mismatch" and report.verdict == "tampered pixels"
+
+
+def test_reencoding_strips_manifest_but_store_recovers_it(signed_png, key_dir: Path, tmp_path) -> None:
+    store_dir = tmp_path / "dataset"
+    signed_png.write(store_dir / "0007.png", sidecar=True)
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(signed_png.data)).convert("RGB").save(buffer, "JPEG", quality=75)
+    stripped = tmp_path / "stripped.jpg"
+    stripped.write_bytes(buffer.getvalue())
+
+    alone = verify_image(stripped, trust_anchors_pem(key_dir=key_dir))
+    assert alone.manifest == "absent" and alone.watermark_found
+    assert alone.watermark_payload == signed_png.payload.hex
+
+    result = _run(["verify", str(stripped), "--store", str(store_dir), "--json", "--key-dir", str(key_dir)])
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["manifest"] == "store" and report["manifest_file"].endswith("0007.c2pa")
+    assert report["signature_valid"] and report["signer_trusted"]
+    assert report["watermark_matches_manifest"] is True
+    assert report["synthface"]["persona_id"] == "persona-7"
+    assert len(ManifestStore(store_dir)) == 1
+
+
+def test_bad_inputs_give_one_line_each_and_the_batch_goes_on(signed_png, key_dir: Path, tmp_path) -> None:
+    good = signed_png.write(tmp_path / "good.png")
+    (tmp_path / "random.png").write_bytes(np.random.default_rng(1).bytes(500))
+    (tmp_path / "truncated.png").write_bytes(signed_png.data[: len(signed_png.data) // 2])
+    (tmp_path / "header-only.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(20))
+    (tmp_path / "anim.gif").write_bytes(b"GIF89a" + bytes(40))
+    names = ["random.png", "truncated.png", "missing.png", "header-only.jpg", "anim.gif"]
+    args = ["verify", str(good)] + [str(tmp_path / n) for n in names] + ["--key-dir", str(key_dir)]
+    result = _run(args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == len(names)
+    for name in names:
+        assert any(name in line for line in errors), name
+    assert f"{good}: verified" in result.stdout
+
+
+def test_untrusted_exit_code_and_trust_flag(signed_png, key_dir: Path, tmp_path) -> None:
+    path = signed_png.write(tmp_path / "x.png")
+    untrusted = _run(["verify", str(path), "--key-dir", str(tmp_path / "no-keys")])
+    assert untrusted.exit_code == 1 and "untrusted" in untrusted.stdout
+    trusted = _run(
+        ["verify", str(path), "--key-dir", str(tmp_path / "no-keys"), "--trust", str(key_dir / "ca.pem")]
+    )
+    assert trusted.exit_code == 0, trusted.output

@@ -1,0 +1,89 @@
+"""The invisible watermark: payload coding, invisibility, robustness, and "no watermark"."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from synthface.errors import SynthfaceError
+from synthface.provenance import Payload, decode_watermark, embed_watermark
+from synthface.provenance.payload import CODED_BITS
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / mse))
+
+
+def _jpeg(pixels: np.ndarray, quality: int) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def _face(path: Path, size: int) -> np.ndarray:
+    image = Image.open(path).convert("RGB")
+    box = (19, 40, 159, 180) if image.size == (178, 218) else (50, 58, 200, 208)
+    return np.asarray(image.crop(box).resize((size, size), Image.BICUBIC))
+
+
+def test_payload_bits_round_trip_and_crc_rejects_flips() -> None:
+    payload = Payload(0xDEADBEEF, 0x1234)
+    bits = payload.to_bits()
+    assert bits.shape == (CODED_BITS,)
+    assert Payload.from_bits(bits) == payload
+    assert Payload.from_hex(payload.hex) == payload
+    for index in (0, 20, 47, 60, 79):
+        flipped = bits.copy()
+        flipped[index] ^= 1
+        assert Payload.from_bits(flipped) is None
+    with pytest.raises(SynthfaceError):
+        Payload(2**32, 0)
+
+
+def test_unmarked_synthetic_images_decode_to_no_watermark() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        noise = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        assert decode_watermark(noise).payload is None
+    assert decode_watermark(np.full((64, 64, 3), 128, np.uint8)).payload is None
+
+
+def test_too_small_and_bad_arrays_are_refused() -> None:
+    with pytest.raises(SynthfaceError, match="at least 64 px"):
+        embed_watermark(np.zeros((32, 32, 3), np.uint8), Payload(1, 1))
+    with pytest.raises(SynthfaceError, match="uint8"):
+        decode_watermark(np.zeros((64, 64, 3), np.float32))
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_marks_real_faces_invisibly_and_survives_jpeg(few_face_files: list[Path], size: int) -> None:
+    for index, path in enumerate(few_face_files[:6]):
+        face = _face(path, size)
+        payload = Payload(1000 + index, 77)
+        marked = embed_watermark(face, payload)
+        assert _psnr(face, marked) >= 36.0
+        assert decode_watermark(marked).payload == payload
+        assert decode_watermark(_jpeg(marked, 75)).payload == payload
+
+
+def test_grayscale_and_rgba_keep_their_shape(few_face_files: list[Path]) -> None:
+    face = _face(few_face_files[0], 64)
+    gray = np.asarray(Image.fromarray(face).convert("L"))
+    marked_gray = embed_watermark(gray, Payload(5, 6))
+    assert marked_gray.shape == gray.shape and decode_watermark(marked_gray).payload == Payload(5, 6)
+    rgba = np.dstack([face, np.full(face.shape[:2], 200, np.uint8)])
+    marked_rgba = embed_watermark(rgba, Payload(7, 8))
+    assert marked_rgba.shape == rgba.shape and np.all(marked_rgba[..., 3] == 200)
+    assert decode_watermark(marked_rgba[..., :3]).payload == Payload(7, 8)
+
+
+def test_real_photos_decode_to_no_watermark(few_face_files: list[Path]) -> None:
+    for path in few_face_files:
+        image = np.asarray(Image.open(path).convert("RGB"))
+        assert decode_watermark(image).payload is None, path
+        assert decode_watermark(_face(path, 64)).payload is None, path
