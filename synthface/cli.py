@@ -27,6 +27,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "synthface.provenance.commands",
     "synthface.hub.commands",
     "synthface.data.commands",
+    "synthface.personas.commands",
+    "detectors.commands",
 )
 
 for _module_name in COMMAND_MODULES:

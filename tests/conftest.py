@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# The loopback Hugging Face Hub server fixture (tests/hub_server.py).
+pytest_plugins = ["hub_server"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FACES_DIR = Path(os.environ.get("SYNTHFACE_FACES", REPO_ROOT.parent / "shared" / "data" / "faces"))
 

@@ -12,7 +12,6 @@ from PIL import Image
 
 from synthface.errors import SynthfaceError
 
-pytest_plugins = ["hub_server"]
 
 DATASET_CARD = """---
 license: other

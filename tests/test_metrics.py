@@ -35,7 +35,7 @@ from synthface.metrics.reference import (
     save_reference_stats,
 )
 
-BASE_COUNT = 4
+BASE_COUNT = 3
 NOISE_LEVELS = (6.0, 60.0)
 
 
@@ -422,4 +422,4 @@ def test_metrics_cli_end_to_end(monkeypatch, tmp_path):
 
     missing = CliRunner().invoke(app, ["metrics", "--model", str(tmp_path / "nope"), "--data", str(data_dir)])
     assert missing.exit_code == 2
-    assert "cannot load generator" in missing.output and len(missing.output.strip().splitlines()) == 1
+    assert "model folder not found" in missing.output and len(missing.output.strip().splitlines()) == 1

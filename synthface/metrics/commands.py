@@ -7,6 +7,7 @@ Heavy imports (torch, scipy, the Inception network) happen inside the command so
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import typer
@@ -17,6 +18,9 @@ from synthface.errors import SynthfaceError, user_errors
 def _load_generator(model: str, device: str):  # -> Generator
     from synthface.generator import Generator
 
+    looks_like_path = model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
+    if looks_like_path and not Path(model).expanduser().exists():
+        raise SynthfaceError(f"model folder not found: {model}; pass a folder made by save_pretrained or a Hub id")
     try:
         G = Generator.from_pretrained(model)
     except SynthfaceError:
@@ -75,6 +79,7 @@ def register(app: typer.Typer) -> None:
         from synthface.metrics.inception import resolve_device
         from synthface.metrics.reference import reference_stats
 
+        began = time.perf_counter()
         target = resolve_device(device)
         G = _load_generator(model, str(target))
         size = resolution or G.img_resolution
@@ -98,6 +103,7 @@ def register(app: typer.Typer) -> None:
             kid_subsets=kid_subsets,
         )
         result.update(model=model, data=data, resolution=size, device=str(target))
+        result["seconds"] = round(time.perf_counter() - began, 2)  # including data and reference work
         text = json.dumps(result, indent=2)
         if out is not None:
             write_text_atomic(out, text + "\n")

@@ -71,8 +71,10 @@ def load_state(path: str | Path) -> dict[str, Any]:
             metadata = handle.metadata() or {}
         tensors = load_file(str(path))
         tree = json.loads(metadata["synthface_state"])
-    except (OSError, KeyError, ValueError, RuntimeError) as exc:
-        raise SynthfaceError(f"checkpoint {path} is unreadable ({exc}); delete it to resume from an older one") from None
+    except Exception as exc:  # safetensors raises its own error type for damaged headers
+        raise SynthfaceError(
+            f"checkpoint {path} is unreadable ({exc}); delete it to resume from an older one"
+        ) from None
     return _unflatten(tree, tensors)
 
 

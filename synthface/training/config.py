@@ -14,7 +14,7 @@ from typing import Any
 
 # Widths a 2-core CPU can train to recognisable faces in about two hours at 64 px, and
 # larger ones for GPUs. (channel_base, channel_max, z/w dim)
-CPU_WIDTHS = {32: (2048, 128, 128), 64: (2048, 128, 128), 128: (4096, 128, 256)}
+CPU_WIDTHS = {32: (1024, 128, 128), 64: (1024, 128, 128), 128: (2048, 128, 128)}
 GPU_WIDTHS = {32: (8192, 512, 512), 64: (16384, 512, 512), 128: (16384, 512, 512)}
 
 

@@ -147,7 +147,8 @@ class GANObjective:
             self.ada.update(batch * cfg.ada_interval * self.dist.world_size, sums[0], int(sums[1]))
 
         stats = all_reduce_sum(
-            [float(loss_g), float(loss_d), float(real_logits.mean()), float(fake_logits.mean())],
+            [float(loss_g.detach()), float(loss_d.detach()), float(real_logits.detach().mean()),
+             float(fake_logits.detach().mean())],
             self.dist,
             self.device,
         )

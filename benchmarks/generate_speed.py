@@ -1,0 +1,189 @@
+"""Personas per second at 64 px, stage by stage, and the memorisation guard's false-drop rate.
+
+Stages (cumulative, one process): synthesis only; + PNG encoding; + watermark; + C2PA
+signing; + memorisation guard. Then the real `generate_personas` writing shards to disk,
+with 1 signing worker and with one per core. Targets (issue 4, 2-core machine, default
+64x64 model): synthesis >= 50% of the measured peak fp32 FLOP/s, >= 100 signed personas/s
+end to end, provenance (watermark + signing + guard) <= 30% of the total time.
+
+Model: the lead's runs/faces64/generator if it exists, else an untrained CPU_WIDTHS[64]
+generator. The guard bank is built from real faces (../shared/data/faces) when present;
+without them the guard stage is skipped and says so. Throwaway keys, never the user's.
+
+    OMP_NUM_THREADS=2 python benchmarks/generate_speed.py [--personas 256] [--guard-images 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from synthface.io_utils import write_text_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "generate_speed.json"
+TRAINED = ROOT / "runs" / "faces64" / "generator"
+FACES = Path(os.environ.get("SYNTHFACE_FACES", ROOT.parent / "shared" / "data" / "faces"))
+
+
+def peak_gflops(threads: int, size: int = 1024, repeats: int = 20) -> float:
+    """Measured fp32 matmul throughput: the machine's practical peak."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    began = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - began) / 1e9
+
+
+def model_folder(workdir: Path) -> tuple[Path, str]:
+    from synthface.generator import Generator
+    from synthface.training.config import CPU_WIDTHS
+
+    if (TRAINED / "model.safetensors").is_file():
+        return TRAINED, "trained runs/faces64"
+    base, cmax, dim = CPU_WIDTHS[64]
+    torch.manual_seed(0)
+    G = Generator(resolution=64, z_dim=dim, w_dim=dim, channel_base=base, channel_max=cmax)
+    G.save_pretrained(workdir / "gen")
+    return workdir / "gen", f"untrained Generator(64, z/w {dim}, base {base}, max {cmax})"
+
+
+def synthesis_flops(G, batch: int) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad():
+        ws = G.mapping(torch.randn(batch, G.z_dim), psi=0.7)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        G.synthesis(ws, noise_mode="const")
+    return counter.get_total_flops() / batch
+
+
+def stage_times(G, guard, identity, personas: int, batch: int) -> tuple[dict[str, float], float | None]:
+    """Seconds per persona of each cumulative stage, and the guard's false-drop rate."""
+    from synthface.generator.images import to_uint8
+    from synthface.personas.latents import ImageSpec, image_ws, synthesise
+    from synthface.personas.persona import PersonaSpec
+    from synthface.provenance import Payload, embed_watermark, generation_assertion, mark_and_sign
+    from synthface.provenance.imageio import encode_pixels
+
+    timings = {name: 0.0 for name in ("synthesis", "png", "watermark", "signing", "guard")}
+    flagged = 0
+    assertion = generation_assertion(generator_id="bench", checkpoint_sha256="0" * 64, seed=0, psi=0.7)
+    for start in range(0, personas, batch):
+        specs = [ImageSpec(PersonaSpec(seed), 0) for seed in range(start, min(start + batch, personas))]
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            pixels = to_uint8(synthesise(G, image_ws(G, specs, 0.7), specs))
+        t1 = time.perf_counter()
+        for img in pixels:
+            encode_pixels(img, "png")
+        t2 = time.perf_counter()
+        for i, img in enumerate(pixels):
+            encode_pixels(embed_watermark(img, Payload(start + i, identity.key_id)), "png")
+        t3 = time.perf_counter()
+        for i, img in enumerate(pixels):
+            mark_and_sign(img, identity, assertion, Payload(start + i, identity.key_id))
+        t4 = time.perf_counter()
+        if guard is not None:
+            flagged += int(guard.check(torch.from_numpy(pixels).permute(0, 3, 1, 2)).flagged.sum())
+        t5 = time.perf_counter()
+        timings["synthesis"] += t1 - t0
+        timings["png"] += t2 - t1
+        timings["watermark"] += (t3 - t2) - (t2 - t1)  # watermark + encode, minus encode alone
+        timings["signing"] += (t4 - t3) - (t3 - t2)  # mark_and_sign, minus watermark + encode
+        timings["guard"] += t5 - t4
+    per = {name: seconds / personas for name, seconds in timings.items()}
+    return per, (flagged / personas if guard is not None else None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--personas", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--guard-images", type=int, default=256)
+    parser.add_argument("--guard-input-size", type=int, default=107)
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+
+    from synthface.generator.sampling import load_generator
+    from synthface.personas.pipeline import GenerateOptions, generate_personas
+    from synthface.provenance import init_keys, load_signing_identity
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        os.environ["SYNTHFACE_HOME"] = str(workdir / "home")
+        init_keys()
+        identity = load_signing_identity()
+        folder, model_note = model_folder(workdir)
+        G = load_generator(str(folder))
+        guard, guard_note, held_out_rate = None, "skipped: no real faces", None
+        if (FACES / "celeba").is_dir():
+            from synthface.data import prepare_images
+            from synthface.personas.guard import build_guard, guard_path
+
+            real = prepare_images(FACES / "celeba" / "train", resolution=64, progress=False,
+                                  max_images=args.guard_images + 64).images
+            t = time.perf_counter()
+            guard = build_guard(real[: args.guard_images], input_size=args.guard_input_size, progress=False,
+                                source="celeba/train")
+            guard_note = (f"bank of {args.guard_images} CelebA images, input {args.guard_input_size} px, built in "
+                          f"{time.perf_counter() - t:.0f} s")
+            held_out_rate = float(guard.check(real[args.guard_images :]).flagged.mean())
+            guard.save(guard_path(folder if folder != TRAINED else workdir / "gen-copy"))
+        rows = []
+        peak1, peak_all = peak_gflops(1), peak_gflops(cores)
+        flops = synthesis_flops(G, args.batch)
+        for threads in (1, cores):
+            torch.set_num_threads(threads)
+            per, false_drop = stage_times(G, guard, identity, args.personas, args.batch)
+            total = sum(per.values())
+            peak = peak1 if threads == 1 else peak_all
+            achieved = flops / per["synthesis"] / 1e9
+            rows.append({
+                "mode": f"stages, {threads} thread(s)",
+                **{f"{k}_personas_per_s": 1 / v for k, v in per.items() if v > 0},
+                "cumulative_personas_per_s": 1 / total,
+                "synthesis_gflops": achieved, "peak_gflops": peak, "synthesis_fraction_of_peak": achieved / peak,
+                "provenance_fraction": (per["watermark"] + per["signing"] + per["guard"]) / total,
+                "guard_false_drop_rate_generated": false_drop,
+            })
+        if guard is not None and folder == TRAINED:
+            folder = workdir / "gen-copy"  # never write a guard into the lead's model folder
+            G.save_pretrained(folder)
+        for workers in (1, cores):
+            torch.set_num_threads(cores)
+            out = workdir / f"out-{workers}"
+            began = time.perf_counter()
+            report = generate_personas(GenerateOptions(
+                model=str(folder), out=out, count=args.personas, workers=workers, guard=guard is not None,
+                shard_size=max(1, args.personas // 2), batch_size=args.batch, progress=False))
+            seconds = time.perf_counter() - began
+            rows.append({"mode": f"generate_personas to disk, {workers} signing worker(s)",
+                         "cumulative_personas_per_s": report.personas / seconds,
+                         "guard_dropped": report.dropped_personas})
+    print(f"model: {model_note}; guard: {guard_note}; synthesis {flops / 1e9:.3f} GFLOP/image")
+    print(f"peak fp32: {peak1:.1f} GFLOP/s (1 thread), {peak_all:.1f} GFLOP/s ({cores} threads)")
+    for row in rows:
+        print(row["mode"])
+        for key, value in row.items():
+            if key != "mode" and value is not None:
+                print(f"    {key:38s} {value:10.3f}" if isinstance(value, float) else f"    {key:38s} {value}")
+    if held_out_rate is not None:
+        print(f"guard false-drop rate on {64} held-out real CelebA images: {held_out_rate:.3f}")
+    result = {"model": model_note, "guard": guard_note, "synthesis_gflop_per_image": flops / 1e9,
+              "held_out_real_flag_rate": held_out_rate, "rows": rows,
+              "targets": {"synthesis_fraction_of_peak": ">= 0.5", "end_to_end_personas_per_s": ">= 100",
+                          "provenance_fraction": "<= 0.3"}}
+    write_text_atomic(RESULTS, json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

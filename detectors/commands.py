@@ -1,0 +1,175 @@
+"""CLI: `synthface detect`, `synthface train-detector`, `synthface eval-detector`, `synthface make-fakes`.
+
+Only typer and the error helpers are imported here; `detect` imports provenance code
+when it runs and the torch model only when an image needs the classifier, so one
+signed image is checked without ever importing torch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from synthface.errors import SynthfaceError, user_errors
+
+FAIL_ON = ("synthetic",)
+
+
+@user_errors
+def detect(
+    paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per image (JSON lines)."),
+    model: str = typer.Option(None, "--model", help="Detector folder or Hub id USER/NAME "
+                              "(default: $SYNTHFACE_DETECTOR or the packaged detector)."),
+    threshold: float = typer.Option(None, "--threshold", help="Classifier probability that counts as synthetic "
+                                    "(default: the model's own)."),
+    store: Path = typer.Option(None, "--store", help="Folder of NAME.c2pa manifests, found via the watermark."),
+    fail_on: str = typer.Option(None, "--fail-on", help="Exit 1 if any image is judged synthetic."),
+    trust: list[Path] = typer.Option(None, "--trust", help="Extra trusted root CA (PEM); repeatable."),
+    key_dir: Path = typer.Option(None, "--key-dir", help="Key folder whose CA is trusted by default."),
+    no_classifier: bool = typer.Option(False, "--no-classifier", help="Provenance checks only."),
+) -> None:
+    """Is this face synthetic? C2PA manifest, watermark, then the classifier, with reasons.
+
+    Exit status: 0 done; 1 with --fail-on synthetic when an image was judged synthetic;
+    2 when some input could not be read (the others are still reported).
+    """
+    from tqdm.auto import tqdm
+
+    from detectors.detect import DetectPipeline, expand_inputs
+    from detectors.output import json_line, summary_line, table_header, table_row
+    from synthface.provenance.keys import trust_anchors_pem
+
+    if fail_on is not None and fail_on not in FAIL_ON:
+        raise SynthfaceError(f"--fail-on {fail_on!r}: the only choice is 'synthetic'")
+    pipeline = DetectPipeline(model=model, threshold=threshold, store=store,
+                              trust_anchors=trust_anchors_pem(list(trust or []), key_dir),
+                              use_classifier=not no_classifier)
+    items = expand_inputs(paths)
+    if not as_json:
+        typer.echo(table_header())
+    results = []
+    show_bar = len(items) >= 10 and sys.stderr.isatty()
+    with tqdm(total=len(items), unit="img", disable=not show_bar, file=sys.stderr, dynamic_ncols=True) as bar:
+        for item in items:
+            detection = pipeline.detect(item)
+            results.append(detection)
+            line = json_line(detection) if as_json else table_row(detection)
+            tqdm.write(line, file=sys.stdout)
+            if detection.error and as_json:
+                tqdm.write(f"error: {detection.path}: {detection.error}", file=sys.stderr)
+            bar.update(1)
+    if not as_json:
+        typer.echo(summary_line(results))
+    else:
+        print(summary_line(results), file=sys.stderr)
+    if pipeline.model_spec is None and not no_classifier and any("no detector model" in r for d in results
+                                                                 for r in d.reasons):
+        print("warning: no detector model available, so images without provenance were not classified; "
+              "pass --model DIR_OR_HUB_ID", file=sys.stderr)
+    if any(d.error for d in results):
+        raise typer.Exit(2)
+    if fail_on == "synthetic" and any(d.synthetic for d in results):
+        raise typer.Exit(1)
+
+
+@user_errors
+def train_detector(
+    fake: list[str] = typer.Option(..., "--fake", help="Generated images: folder or dataset; repeatable "
+                                   "(one per generator, named by its folder)."),
+    real: str = typer.Option(..., "--real", help="Real photos: folder or dataset (e.g. ../shared/data/faces)."),
+    out: Path = typer.Option(..., "--out", help="Run folder: checkpoints/, detector/, training_summary.json."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint."),
+    steps: int = typer.Option(2000, help="Optimiser steps."),
+    batch: int = typer.Option(64, help="Images per step (half real, half generated)."),
+    resolution: int = typer.Option(64, help="Both classes are prepared at this resolution."),
+    crop: int = typer.Option(32, help="Training crop side (the CNN is fully convolutional)."),
+    lr: float = typer.Option(1e-3),
+    checkpoint_every: int = typer.Option(250, help="Checkpoint every N steps."),
+    max_images: int = typer.Option(None, help="Use only the first N images of each source."),
+    seed: int = typer.Option(0),
+    workers: int = typer.Option(None, help="Image decoding processes (default: all CPUs)."),
+) -> None:
+    """Train the patch CNN, fit the spectral head, calibrate on the held-out split, save DIR/detector."""
+    from detectors.training import TrainDetectorConfig
+    from detectors.training import train_detector as run
+
+    config = TrainDetectorConfig(fake=list(fake), real=real, out=str(out), resolution=resolution, crop=crop,
+                                 batch=batch, steps=steps, lr=lr, checkpoint_every=checkpoint_every,
+                                 max_images=max_images, seed=seed, num_workers=workers)
+    target = run(config, resume=resume)
+    typer.echo(f"detector saved to {target}; validation metrics in {out / 'training_summary.json'}")
+
+
+@user_errors
+def eval_detector(
+    model: str = typer.Option(..., "--model", help="Detector folder, run folder or Hub id."),
+    fake: list[str] = typer.Option(..., "--fake", help="Generated images (folder or dataset); repeatable."),
+    real: str = typer.Option(..., "--real", help="Real photos (folder or dataset)."),
+    out: Path = typer.Option(..., "--out", help="Report folder: report.json, report.md, ROC and reliability PNGs."),
+    real_split: str = typer.Option("test", help="test, val, train or all."),
+    fake_split: str = typer.Option("test", help="test, val, train or all (all: a folder never trained on)."),
+    threshold: float = typer.Option(None, help="Decision threshold (default: the model's)."),
+    resolution: int = typer.Option(None, help="Prepare both classes at this size (default: the model's)."),
+    limit: int = typer.Option(None, help="At most N images per source (a fixed random subset of the split)."),
+    workers: int = typer.Option(None, help="Image decoding processes (default: all CPUs)."),
+    save_metrics: bool = typer.Option(False, "--save-metrics", help="Also write the headline metrics to "
+                                      "MODEL/metrics.json, where `synthface publish` puts them in the model card."),
+) -> None:
+    """AP, ROC-AUC, accuracy and TPR at 1% FPR per condition and generator; ROC curves and reliability."""
+    from detectors.data import load_split_source
+    from detectors.evaluation import card_metrics, evaluate_detector, summary_table, write_report
+    from detectors.model import load_detector
+    from synthface.io_utils import write_text_atomic
+
+    for name, split in (("--real-split", real_split), ("--fake-split", fake_split)):
+        if split not in ("train", "val", "test", "all"):
+            raise SynthfaceError(f"{name} {split!r}: choose train, val, test or all")
+    detector = load_detector(model)
+    size = resolution or detector.train_resolution
+    if limit is not None and limit < 10:
+        raise SynthfaceError("--limit must be at least 10 images")
+    reals = load_split_source(real, size, num_workers=workers)
+    fakes = [load_split_source(f, size, num_workers=workers) for f in fake]
+    report = evaluate_detector(detector, reals, fakes, real_split=real_split, fake_split=fake_split,
+                               threshold=threshold, limit=limit)
+    report["model"] = model
+    written = write_report(report, out)
+    if save_metrics:
+        folder = Path(model) / "detector" if (Path(model) / "detector" / "config.json").is_file() else Path(model)
+        if not (folder / "config.json").is_file():
+            raise SynthfaceError(f"--save-metrics needs a local detector folder, not {model}")
+        write_text_atomic(folder / "metrics.json", json.dumps(card_metrics(report), indent=2))
+        written.append(folder / "metrics.json")
+    typer.echo(summary_table(report))
+    typer.echo(f"wrote {', '.join(str(p) for p in written)}")
+
+
+@user_errors
+def make_fakes(
+    generator: str = typer.Option(..., "--generator", help="Generator folder, training run or Hub id."),
+    out: Path = typer.Option(..., "--out", help="Folder for the PNGs."),
+    count: int = typer.Option(1000, help="How many images."),
+    psi: str = typer.Option("0.5,0.7,0.85,1.0", help="Truncation values, cycled over the seeds."),
+    mixing: float = typer.Option(0.5, help="Fraction of images with style mixing."),
+    seed_start: int = typer.Option(0, help="First seed (use disjoint ranges for train and test folders)."),
+) -> None:
+    """Generated faces for the detector's synthetic class (PNG, one per seed)."""
+    from detectors.fakes import generate_fakes
+
+    try:
+        psis = tuple(float(v) for v in psi.split(",") if v.strip())
+    except ValueError:
+        raise SynthfaceError(f"--psi {psi!r}: give numbers like 0.5,0.7,1.0") from None
+    written = generate_fakes(generator, out, count, psis=psis, mixing=mixing, seed_start=seed_start)
+    typer.echo(f"wrote {len(written)} images to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("detect")(detect)
+    app.command("train-detector")(train_detector)
+    app.command("eval-detector")(eval_detector)
+    app.command("make-fakes")(make_fakes)

@@ -1,0 +1,332 @@
+"""`synthface detect`: one verdict per image from three layers of evidence, strongest first.
+
+1. C2PA: a valid manifest that declares AI generation settles it (`synthetic (signed)`);
+   a synthface/AI manifest whose signature or data hash no longer holds means someone
+   edited a labelled image (`synthetic (tampered manifest)`).
+2. Watermark: our payload in the pixels survives re-encoding and screenshots; with
+   `--store` it leads back to the signed manifest (`synthetic (watermark)`).
+3. Classifier: only when neither layer settled it is the detector model loaded (torch is
+   the slowest import there is) and its calibrated probability decides
+   (`likely synthetic (classifier p=0.97)` or `no evidence of synthesis`).
+
+Nothing here raises for a bad file: each image yields a `Detection`, errors included,
+so a batch always goes on.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synthface.errors import SynthfaceError
+
+SIGNED = "synthetic (signed)"
+TAMPERED = "synthetic (tampered manifest)"
+WATERMARK = "synthetic (watermark)"
+NO_EVIDENCE = "no evidence of synthesis"
+ERROR = "error"
+LIKELY_PREFIX = "likely synthetic"
+ENV_DETECTOR = "SYNTHFACE_DETECTOR"
+_GLOB_CHARS = set("*?[")
+
+
+def classifier_verdict(probability: float) -> str:
+    return f"{LIKELY_PREFIX} (classifier p={probability:.2f})"
+
+
+def is_synthetic_verdict(verdict: str) -> bool:
+    return verdict in (SIGNED, TAMPERED, WATERMARK) or verdict.startswith(LIKELY_PREFIX)
+
+
+@dataclass
+class Detection:
+    """What `detect` found about one input (the JSON line of `--json`)."""
+
+    path: str
+    verdict: str = NO_EVIDENCE
+    reasons: list[str] = field(default_factory=list)
+    c2pa: dict[str, Any] = field(default_factory=lambda: {"status": "not checked"})
+    watermark: dict[str, Any] = field(default_factory=lambda: {"found": None})
+    classifier: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def synthetic(self) -> bool | None:
+        return None if self.error else is_synthetic_verdict(self.verdict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "synthetic": self.synthetic}
+
+
+@dataclass
+class InputItem:
+    """One expanded input: a file to examine, or an argument that named nothing usable."""
+
+    label: str
+    path: Path | None
+    problem: str | None = None
+
+
+def expand_inputs(args: list[str]) -> list[InputItem]:
+    """Files as given; folders recursively (image files, no hidden ones); globs expanded, sorted."""
+    items: list[InputItem] = []
+    for arg in args:
+        path = Path(arg).expanduser()
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in _image_extensions()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not found:
+                items.append(InputItem(arg, None, "folder holds no image files"))
+            items.extend(InputItem(str(p), p) for p in found)
+        elif path.exists():
+            items.append(InputItem(arg, path))
+        elif _GLOB_CHARS & set(arg):
+            matches = sorted(glob.glob(os.path.expanduser(arg), recursive=True))
+            files = [Path(m) for m in matches if Path(m).is_file()]
+            if not files:
+                items.append(InputItem(arg, None, "no file matches this pattern"))
+            items.extend(InputItem(str(p), p) for p in files)
+        else:
+            items.append(InputItem(arg, None, "no such file or folder"))
+    return items
+
+
+def _image_extensions() -> frozenset[str]:
+    # The same list as synthface.data.IMAGE_EXTENSIONS, which cannot be imported without torch.
+    return frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+
+
+def default_model_spec() -> str | None:
+    """$SYNTHFACE_DETECTOR, else the detector shipped inside the package (once there is one)."""
+    env = os.environ.get(ENV_DETECTOR)
+    if env:
+        return env
+    shipped = Path(__file__).resolve().parent / "weights"
+    return str(shipped) if (shipped / "config.json").is_file() else None
+
+
+def _c2pa_summary(report: Any) -> dict[str, Any]:
+    if report.manifest == "absent":
+        return {"status": "absent", "manifest": "absent"}
+    if not report.signature_valid or (report.data_hash == "mismatch" and report.manifest != "store"):
+        status = "tampered"
+    else:
+        status = "trusted" if report.signer_trusted else "valid"
+    info = report.synthface or {}
+    return {
+        "status": status,
+        "manifest": report.manifest,
+        "manifest_file": report.manifest_file,
+        "signature_valid": report.signature_valid,
+        "signer": report.signer,
+        "signer_trusted": report.signer_trusted,
+        "data_hash": report.data_hash,
+        "ai_generated": report.ai_generated,
+        "generator": info.get("generator"),
+        "persona": info.get("persona_id"),
+        "seed": info.get("seed"),
+        "failures": list(report.failures),
+    }
+
+
+def _watermark_summary(report: Any) -> dict[str, Any]:
+    matches = None
+    if report.watermark_found and report.manifest_payload is not None:
+        if report.watermark_payload == report.manifest_payload:
+            matches = "store" if report.manifest == "store" else "manifest"
+        else:
+            matches = "mismatch"
+    return {"found": report.watermark_found, "payload": report.watermark_payload, "matches": matches}
+
+
+def _signer_phrase(c2pa: dict[str, Any]) -> str:
+    who = c2pa.get("signer") or "unknown signer"
+    return f"{who} ({'trusted' if c2pa.get('signer_trusted') else 'NOT trusted'})"
+
+
+def provenance_verdict(report: Any, detection: Detection) -> bool:
+    """Fill `detection` from a `VerificationReport`; True when provenance settled the verdict."""
+    c2pa, mark = _c2pa_summary(report), _watermark_summary(report)
+    detection.c2pa, detection.watermark = c2pa, mark
+    claims_ai = bool(report.ai_generated) or report.synthface is not None
+    origin = ", ".join(
+        f"{key} {c2pa[key]}" for key in ("generator", "persona") if c2pa.get(key) is not None
+    )
+    if report.manifest in ("embedded", "sidecar"):
+        where = "embedded C2PA manifest" if report.manifest == "embedded" else f"sidecar {c2pa['manifest_file']}"
+        if c2pa["status"] == "tampered":
+            broken = "signature is invalid" if not report.signature_valid else "pixels changed since signing"
+            detection.reasons.append(f"{where}: {broken}")
+            if claims_ai or report.watermark_found:
+                detection.reasons.append("the manifest declares the image AI-generated" if claims_ai
+                                         else "the synthface watermark is still in the pixels")
+                detection.verdict = TAMPERED
+                return True
+            return False
+        if claims_ai:
+            detection.verdict = SIGNED
+            detection.reasons.append(f"{where} declares AI generation, signed by {_signer_phrase(c2pa)}")
+            if origin:
+                detection.reasons.append(origin)
+            if mark["matches"] == "mismatch":
+                detection.reasons.append("watermark payload differs from the manifest's")
+            return True
+        detection.reasons.append(f"{where} signed by {_signer_phrase(c2pa)} does not declare AI generation")
+        return False
+    if report.manifest == "store":
+        detection.verdict = WATERMARK
+        detection.reasons.append(
+            f"watermark {mark['payload']} leads to signed manifest {c2pa['manifest_file']} in the store, "
+            f"signed by {_signer_phrase(c2pa)}"
+        )
+        if report.data_hash == "mismatch":
+            detection.reasons.append("pixels re-encoded or edited since signing")
+        if c2pa["status"] == "tampered":
+            detection.reasons.append("that manifest's signature is invalid")
+        if origin:
+            detection.reasons.append(origin)
+        return True
+    if report.watermark_found:
+        detection.verdict = WATERMARK
+        detection.reasons.append(
+            f"synthface watermark {mark['payload']} found; no manifest (pass --store DIR to look it up)"
+        )
+        return True
+    detection.reasons.append("no C2PA manifest" + (" and no watermark" if report.watermark_found is False
+                                                   else "; too small to carry a watermark"))
+    return False
+
+
+class ModelUnavailable(SynthfaceError):
+    """The detector model cannot be loaded: every later image would fail alike, so the run stops."""
+
+
+def _check_model_spec(spec: str) -> None:
+    """Refuse a model path that does not exist before any image is read (a Hub id is checked on use)."""
+    looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec
+    if looks_like_path and not Path(spec).expanduser().exists():
+        raise SynthfaceError(f"detector model {spec} does not exist; pass a model folder or a Hub id USER/NAME")
+
+
+class DetectPipeline:
+    """Examine images one by one; the classifier model is loaded on first need only."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        threshold: float | None = None,
+        store: str | Path | None = None,
+        trust_anchors: str = "",
+        use_classifier: bool = True,
+    ) -> None:
+        if threshold is not None and not 0.0 < threshold < 1.0:
+            raise SynthfaceError(f"--threshold must be between 0 and 1 (exclusive), got {threshold}")
+        self.model_spec = model or (default_model_spec() if use_classifier else None)
+        if self.model_spec is not None and use_classifier:
+            _check_model_spec(self.model_spec)
+        self.threshold = threshold
+        self.trust_anchors = trust_anchors
+        self.use_classifier = use_classifier
+        self.store = None
+        if store is not None:
+            from synthface.provenance.store import ManifestStore
+
+            self.store = ManifestStore(store)
+        self._model: Any = None
+        self.model_loads = 0
+
+    @property
+    def classifier_loaded(self) -> bool:
+        return self._model is not None
+
+    def model(self) -> Any:
+        if self._model is None:
+            from detectors.model import load_detector
+
+            try:
+                self._model = load_detector(self.model_spec)
+            except SynthfaceError as exc:
+                raise ModelUnavailable(str(exc)) from None
+            self.model_loads += 1
+        return self._model
+
+    def detect(self, item: InputItem) -> Detection:
+        detection = Detection(path=item.label)
+        if item.problem is not None or item.path is None:
+            detection.verdict, detection.error = ERROR, item.problem or "unusable input"
+            return detection
+        try:
+            self._detect_into(item.path, detection)
+        except ModelUnavailable:
+            raise
+        except SynthfaceError as exc:
+            detection.verdict, detection.error = ERROR, _without_name(str(exc), item.label)
+        return detection
+
+    def _detect_into(self, path: Path, detection: Detection) -> None:
+        from synthface.provenance.imageio import sniff_format
+
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(16)
+        except OSError as exc:
+            raise SynthfaceError(f"cannot read it ({exc.strerror or exc})") from None
+        if sniff_format(head) is not None:
+            from synthface.provenance.verify import verify_image
+
+            report = verify_image(path, self.trust_anchors, self.store, name=str(path))
+            if report.error:
+                raise SynthfaceError(report.error)
+            if provenance_verdict(report, detection):
+                return
+        else:
+            detection.c2pa = {"status": "unsupported format"}
+            detection.reasons.append("C2PA and watermark checked only in PNG and JPEG files")
+        self._classify(path, detection)
+
+    def _classify(self, path: Path, detection: Detection) -> None:
+        if not self.use_classifier:
+            return
+        if self.model_spec is None:
+            detection.reasons.append("classifier not run: no detector model (pass --model DIR_OR_HUB_ID)")
+            return
+        import numpy as np
+
+        from detectors.model import MIN_SIDE
+        from synthface.data import load_image
+
+        pixels = np.asarray(load_image(path))
+        if min(pixels.shape[:2]) < MIN_SIDE:
+            detection.reasons.append(f"classifier not run: smaller than {MIN_SIDE} px")
+            return
+        model = self.model()
+        threshold = model.threshold if self.threshold is None else self.threshold
+        scores = model.score_images([pixels])
+        probability = float(scores.probability[0])
+        detection.classifier = {
+            "probability": round(probability, 4),
+            "cnn": round(float(scores.cnn_probability[0]), 4),
+            "spectral": round(float(scores.spectral_probability[0]), 4),
+            "threshold": threshold,
+            "model": str(self.model_spec),
+        }
+        if probability >= threshold:
+            detection.verdict = classifier_verdict(probability)
+            detection.reasons.append(f"classifier p={probability:.2f} >= threshold {threshold:.2f}")
+        else:
+            detection.verdict = NO_EVIDENCE
+            detection.reasons.append(f"classifier p={probability:.2f} < threshold {threshold:.2f}")
+
+
+def _without_name(message: str, label: str) -> str:
+    """Error messages from lower layers often repeat the file name; the row already shows it."""
+    for prefix in (f"cannot read image '{label}': ", f"{label} "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message

@@ -1,0 +1,39 @@
+"""Persona datasets: signed, watermarked synthetic faces with names, in the Hub's dataset layout.
+
+Public API (lazy imports keep `synthface --help` fast)::
+
+    from synthface.personas import GenerateOptions, generate_personas
+    report = generate_personas(GenerateOptions(model="runs/faces64", out=Path("personas"), count=1000))
+
+    from synthface.personas import build_guard, load_guard, MemorisationGuard
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "GenerateOptions": "synthface.personas.pipeline",
+    "GenerateReport": "synthface.personas.pipeline",
+    "generate_personas": "synthface.personas.pipeline",
+    "plan_personas": "synthface.personas.pipeline",
+    "PersonaSpec": "synthface.personas.persona",
+    "persona_id": "synthface.personas.persona",
+    "persona_profile": "synthface.personas.persona",
+    "checkpoint_sha256": "synthface.personas.persona",
+    "MemorisationGuard": "synthface.personas.guard",
+    "build_guard": "synthface.personas.guard",
+    "load_guard": "synthface.personas.guard",
+    "GUARD_FILE": "synthface.personas.guard",
+    "render_dataset_card": "synthface.personas.card",
+    "dataset_features": "synthface.personas.writer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'synthface.personas' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -1,0 +1,303 @@
+"""The memorisation guard: no persona may be a copy of a face the generator was trained on.
+
+With the model we store a compact bank of the training images' Inception features
+(PCA-reduced, float16, safetensors) and a distance threshold. Every generated image's
+nearest-neighbour distance to the bank is checked; images closer than the threshold
+are dropped. The threshold is calibrated on the training set itself: the low quantile
+(default 1%) of the distances between each real image and its nearest *other* real
+image. A copy sits far below that line; an ordinary new face sits above it about as
+often as a fresh real photo would.
+
+Speed: the FID network needs 299 px inputs (5.7 GFLOP an image), far too slow to run
+on every persona on a CPU. The guard runs the same TF-Inception layers on a smaller
+upsampling (`input_size`, 75 px minimum) and averages the last feature map over space,
+which at 299 px is exactly the FID pool feature. Bank and generated images always use
+the same size, stored with the bank.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from synthface.errors import SynthfaceError
+
+GUARD_FILE = "memorisation_guard.safetensors"
+DEFAULT_INPUT_SIZE = 107
+DEFAULT_PCA_DIM = 64
+DEFAULT_QUANTILE = 0.01
+MIN_INPUT_SIZE = 75
+FORMAT_VERSION = "2"
+
+
+class InceptionEmbedder:
+    """TF-Inception pool features at a chosen input size (global mean of the last feature map)."""
+
+    def __init__(self, input_size: int = DEFAULT_INPUT_SIZE, batch_size: int = 64) -> None:
+        if not MIN_INPUT_SIZE <= input_size <= 299:
+            raise SynthfaceError(f"guard input size must be between {MIN_INPUT_SIZE} and 299, got {input_size}")
+        self.input_size = input_size
+        self.batch_size = batch_size
+        self._layers: list[torch.nn.Module] | None = None
+
+    @property
+    def version(self) -> str:
+        from synthface.metrics.inception import PREPROCESS_VERSION, inception_weights_digest
+
+        return f"{PREPROCESS_VERSION}/{inception_weights_digest()}/guard-mean-pool-{self.input_size}"
+
+    def _network_layers(self) -> list[torch.nn.Module]:
+        if self._layers is None:
+            from synthface.metrics.inception import load_inception
+
+            network = load_inception("cpu")
+            try:
+                children = dict(network.net.layers.named_children())
+            except AttributeError:
+                raise SynthfaceError("the installed FID Inception network has an unexpected layout") from None
+            self._layers = [module for name, module in children.items() if name != "pool2"]
+        return self._layers
+
+    @torch.inference_mode()
+    def _batch(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        from synthface.metrics.inception import tf_legacy_bilinear_resize
+
+        x = images_uint8.to(torch.float32)
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        x = (tf_legacy_bilinear_resize(x, self.input_size) - 128.0) / 128.0
+        for layer in self._network_layers():
+            x = layer(x)
+        return x.mean(dim=(2, 3))
+
+    def __call__(self, images_uint8_nchw: torch.Tensor | np.ndarray, progress: bool = False) -> np.ndarray:
+        """float32 [N, 2048] features of uint8 NCHW images."""
+        images = torch.as_tensor(images_uint8_nchw)
+        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
+            raise SynthfaceError(f"the guard needs uint8 [N, 1|3, H, W] images, got {images.dtype} "
+                                 f"{tuple(images.shape)}")
+        out = np.empty((images.shape[0], 2048), dtype=np.float32)
+        with tqdm(total=len(out), unit="img", desc="guard features", disable=not progress) as bar:
+            for start in range(0, len(out), self.batch_size):
+                batch = images[start : start + self.batch_size]
+                out[start : start + len(batch)] = self._batch(batch).numpy()
+                bar.update(len(batch))
+        return out
+
+
+def nearest_distances(queries: torch.Tensor, bank: torch.Tensor, query_residual: torch.Tensor,
+                      bank_residual: torch.Tensor, exclude_self: bool = False,
+                      chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Distance from each query to its nearest bank row, and that row's index.
+
+    The distance is Euclidean in PCA space plus the difference of the residual norms
+    (the part of each feature outside the PCA subspace): a lower bound of the true
+    feature distance that, unlike PCA alone, does not let an image far off the face
+    manifold project onto a training face. With `exclude_self` the queries are the
+    bank itself and row i never matches i.
+    """
+    bank32 = bank.to(torch.float32)
+    bank_sq = bank32.square().sum(dim=1)
+    bank_res = bank_residual.to(torch.float32)
+    dists, index = [], []
+    for start in range(0, queries.shape[0], chunk):
+        q = queries[start : start + chunk].to(torch.float32)
+        q_res = query_residual[start : start + chunk].to(torch.float32)
+        d2 = q.square().sum(dim=1, keepdim=True) + bank_sq[None, :] - 2.0 * q @ bank32.T
+        d2 = d2.clamp_min(0) + (q_res[:, None] - bank_res[None, :]).square()
+        if exclude_self:
+            rows = torch.arange(q.shape[0])
+            d2[rows, rows + start] = float("inf")
+        best, where = d2.min(dim=1)
+        dists.append(best.clamp_min(0).sqrt())
+        index.append(where)
+    return torch.cat(dists).numpy(), torch.cat(index).numpy()
+
+
+@dataclass
+class GuardCheck:
+    """Distances of a batch to the nearest training image, and which of them are too close."""
+
+    distances: np.ndarray
+    nearest: np.ndarray
+    flagged: np.ndarray
+
+
+@dataclass
+class MemorisationGuard:
+    """A PCA-reduced float16 feature bank of the training images and the copy threshold."""
+
+    bank: torch.Tensor  # float16 [N, d]
+    residual: torch.Tensor  # float16 [N]: norm of each training feature outside the PCA subspace
+    mean: torch.Tensor  # float32 [2048]
+    components: torch.Tensor  # float32 [d, 2048]
+    threshold: float
+    input_size: int = DEFAULT_INPUT_SIZE
+    info: dict = field(default_factory=dict)
+    _embedder: InceptionEmbedder | None = field(default=None, repr=False)
+
+    @property
+    def embedder(self) -> InceptionEmbedder:
+        if self._embedder is None:
+            self._embedder = InceptionEmbedder(self.input_size)
+        return self._embedder
+
+    def project(self, features: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """2048-d features -> (PCA coordinates, residual norms), float32."""
+        return project(torch.from_numpy(features), self.mean, self.components)
+
+    def check(self, images_uint8_nchw: torch.Tensor | np.ndarray) -> GuardCheck:
+        """Embed a batch and compare it to the bank."""
+        reduced, residual = self.project(self.embedder(images_uint8_nchw))
+        distances, nearest = nearest_distances(reduced, self.bank, residual, self.residual)
+        return GuardCheck(distances, nearest, distances < self.threshold)
+
+    def save(self, path: str | Path) -> Path:
+        from safetensors.torch import save_file
+
+        from synthface.io_utils import atomic_path
+
+        metadata = {
+            "format": FORMAT_VERSION,
+            "threshold": repr(float(self.threshold)),
+            "input_size": str(self.input_size),
+            "info": json.dumps(self.info, sort_keys=True),
+        }
+        tensors = {"bank": self.bank, "residual": self.residual, "mean": self.mean, "components": self.components}
+        tensors = {name: value.contiguous() for name, value in tensors.items()}
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=metadata)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> MemorisationGuard:
+        from safetensors import SafetensorError, safe_open
+
+        path = Path(path)
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+                names = ("bank", "residual", "mean", "components")
+                tensors = {name: handle.get_tensor(name) for name in names}
+        except (OSError, SafetensorError) as exc:
+            raise SynthfaceError(f"cannot read memorisation guard {path} ({exc}); rebuild it with "
+                                 "`synthface build-guard`") from None
+        except KeyError as exc:
+            raise SynthfaceError(f"memorisation guard {path} lacks tensor {exc}; rebuild it") from None
+        try:
+            if metadata.get("format") != FORMAT_VERSION:
+                raise ValueError("format")
+            threshold = float(metadata["threshold"])
+            input_size = int(metadata["input_size"])
+            info = json.loads(metadata.get("info", "{}"))
+        except (KeyError, ValueError):
+            raise SynthfaceError(f"memorisation guard {path} has unreadable metadata; rebuild it") from None
+        bank, mean, components = tensors["bank"], tensors["mean"], tensors["components"]
+        residual = tensors["residual"]
+        if bank.ndim != 2 or components.shape != (bank.shape[1], mean.shape[0]) or residual.shape != (len(bank),):
+            raise SynthfaceError(f"memorisation guard {path} has inconsistent shapes; rebuild it")
+        return cls(bank, residual, mean.float(), components.float(), threshold, input_size, info)
+
+
+def guard_path(model_dir: str | Path) -> Path:
+    return Path(model_dir) / GUARD_FILE
+
+
+def load_guard(model_dir: str | Path) -> MemorisationGuard | None:
+    """The guard stored with a model, or None if it has none."""
+    path = guard_path(model_dir)
+    return MemorisationGuard.load(path) if path.is_file() else None
+
+
+def project(features: torch.Tensor, mean: torch.Tensor, components: torch.Tensor
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """PCA coordinates and the norm of what PCA leaves out, for [N, 2048] features."""
+    centred = features - mean
+    coords = centred @ components.T
+    residual = (centred - coords @ components).norm(dim=1)
+    return coords, residual
+
+
+def calibrate_threshold(reduced: torch.Tensor, residual: torch.Tensor, quantile: float) -> tuple[float, dict]:
+    """The `quantile` of nearest-other-image distances among distinct real images.
+
+    Exact duplicates (distance ~0: the same photo twice) are not distinct images and are
+    left out, or they would pull the line down to zero.
+    """
+    distances, _ = nearest_distances(reduced, reduced, residual, residual, exclude_self=True)
+    median = float(np.median(distances))
+    distinct = distances[distances > 1e-3 * median]
+    if len(distinct) < 2:
+        raise SynthfaceError("the training images are all duplicates of each other; cannot calibrate")
+    threshold = float(np.quantile(distinct, quantile))
+    stats = {"nn_distance_median": median, "nn_distance_min": float(distinct.min()),
+             "duplicates_excluded": int(len(distances) - len(distinct))}
+    return threshold, stats
+
+
+def build_guard(
+    images_uint8_nchw: torch.Tensor,
+    *,
+    pca_dim: int = DEFAULT_PCA_DIM,
+    quantile: float = DEFAULT_QUANTILE,
+    input_size: int = DEFAULT_INPUT_SIZE,
+    source: str = "",
+    progress: bool = True,
+) -> MemorisationGuard:
+    """Embed the training images, reduce with PCA, and calibrate the copy threshold."""
+    from sklearn.decomposition import PCA
+
+    count = int(images_uint8_nchw.shape[0])
+    if count < 3:
+        raise SynthfaceError(f"the guard needs at least 3 training images, got {count}")
+    if not 0 < quantile < 0.5:
+        raise SynthfaceError(f"guard quantile must be between 0 and 0.5, got {quantile}")
+    embedder = InceptionEmbedder(input_size)
+    features = embedder(images_uint8_nchw, progress=progress)
+    dim = max(1, min(pca_dim, count - 1, features.shape[1]))
+    pca = PCA(n_components=dim, svd_solver="full" if count <= 4096 else "randomized", random_state=0)
+    pca.fit(features)
+    mean = torch.from_numpy(pca.mean_.astype(np.float32))
+    components = torch.from_numpy(pca.components_.astype(np.float32))
+    coords, residual = project(torch.from_numpy(features), mean, components)
+    reduced, residual = coords.to(torch.float16), residual.to(torch.float16)
+    threshold, stats = calibrate_threshold(reduced, residual, quantile)
+    info = {
+        "source": source,
+        "num_images": count,
+        "pca_dim": dim,
+        "explained_variance": float(pca.explained_variance_ratio_.sum()),
+        "quantile": quantile,
+        "feature": embedder.version,
+        **stats,
+    }
+    return MemorisationGuard(reduced, residual, mean, components, threshold, input_size, info, embedder)
+
+
+def model_folder(model: str | Path) -> Path:
+    """A local generator folder (a training run folder means its generator/ subfolder)."""
+    path = Path(model)
+    if (path / "generator" / "config.json").is_file():
+        path = path / "generator"
+    if not (path / "config.json").is_file():
+        raise SynthfaceError(f"{model} is not a local generator folder (needs config.json); "
+                             "download a Hub model first or pass its folder")
+    return path
+
+
+def read_model_config(model: str | Path) -> dict:
+    """The generator's config.json (resolution, channels), without loading the weights."""
+    path = model_folder(model) / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SynthfaceError(f"cannot read {path} ({exc.__class__.__name__}); re-save the model") from None
+    if not isinstance(config, dict):
+        raise SynthfaceError(f"{path} is not a JSON object; re-save the model")
+    return config

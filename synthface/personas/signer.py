@@ -1,0 +1,106 @@
+"""Watermark + C2PA signing of persona images in parallel worker processes.
+
+Signing (ECDSA, manifest building) and watermark embedding are CPU work in C and
+numpy that does not need torch, so they run in a pool of `forkserver` processes while
+the main process synthesises the next batch. Workers get the signing identity's PEM
+bytes once, at start-up; jobs carry only pixels, the assertion and the payload.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from synthface.provenance.keys import SigningIdentity
+
+_worker_identity: SigningIdentity | None = None
+
+
+@dataclass(frozen=True)
+class SignJob:
+    """One image to watermark and sign."""
+
+    pixels: np.ndarray  # uint8 HWC
+    assertion: dict[str, Any]
+    payload_hex: str
+    title: str
+
+
+@dataclass(frozen=True)
+class SignedBytes:
+    """What the dataset keeps of a signed image."""
+
+    data: bytes
+    manifest_label: str | None
+    manifest_store: bytes
+
+
+def _identity_from_pem(chain_pem: bytes, key_pem: bytes, source: str) -> SigningIdentity:
+    from cryptography import x509
+
+    certificate = x509.load_pem_x509_certificates(chain_pem)[0]
+    return SigningIdentity(chain_pem, key_pem, source, certificate)
+
+
+def _init_worker(chain_pem: bytes, key_pem: bytes, source: str) -> None:
+    global _worker_identity
+    _worker_identity = _identity_from_pem(chain_pem, key_pem, source)
+
+
+def sign_jobs(jobs: list[SignJob], identity: SigningIdentity | None = None) -> list[SignedBytes]:
+    """Watermark and sign each job's pixels (in this process)."""
+    from synthface.provenance import Payload, mark_and_sign
+
+    identity = identity or _worker_identity
+    if identity is None:
+        raise RuntimeError("signing worker started without an identity")
+    out = []
+    for job in jobs:
+        signed = mark_and_sign(job.pixels, identity, job.assertion, Payload.from_hex(job.payload_hex),
+                               title=job.title)
+        out.append(SignedBytes(signed.data, signed.manifest_label, signed.manifest_store))
+    return out
+
+
+class _DoneFuture(Future):
+    def __init__(self, value: list[SignedBytes]) -> None:
+        super().__init__()
+        self.set_result(value)
+
+
+class SigningPool:
+    """`submit(jobs)` returns a future of the signed bytes; `workers=0` signs inline."""
+
+    def __init__(self, identity: SigningIdentity, workers: int) -> None:
+        self.identity = identity
+        self.workers = max(0, int(workers))
+        self._executor: ProcessPoolExecutor | None = None
+        if self.workers > 0:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_init_worker,
+                initargs=(identity.chain_pem, identity.key_pem, identity.source),
+            )
+
+    def submit(self, jobs: list[SignJob]) -> list[Future]:
+        """Split `jobs` into one chunk per worker; futures come back in job order."""
+        if self._executor is None:
+            return [_DoneFuture(sign_jobs(jobs, self.identity))]
+        size = max(1, -(-len(jobs) // self.workers))
+        return [self._executor.submit(sign_jobs, jobs[i : i + size]) for i in range(0, len(jobs), size)]
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> SigningPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

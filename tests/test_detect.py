@@ -1,0 +1,255 @@
+"""`synthface detect`: provenance verdicts, the classifier fallback, JSON schema, bad inputs."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from PIL import Image
+from typer.testing import CliRunner
+
+from detectors.commands import register
+from detectors.detect import (
+    NO_EVIDENCE,
+    SIGNED,
+    TAMPERED,
+    WATERMARK,
+    DetectPipeline,
+    expand_inputs,
+)
+from synthface.provenance import (
+    Payload,
+    generation_assertion,
+    image_id_from,
+    init_keys,
+    load_signing_identity,
+    mark_and_sign,
+)
+
+DETECTION_KEYS = {"path", "verdict", "synthetic", "reasons", "c2pa", "watermark", "classifier", "error"}
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("SYNTHFACE_HOME", str(home))
+    for name in ("SYNTHFACE_SIGNING_CERT", "SYNTHFACE_SIGNING_KEY", "SYNTHFACE_TRUST_ANCHORS",
+                 "SYNTHFACE_DETECTOR"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture(scope="module")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("keys")
+    init_keys(directory)
+    return directory
+
+
+def _face_like(size: int, seed: int) -> np.ndarray:
+    """A smooth, face-like test image with sensor-like grain (no photo needed)."""
+    yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
+    blob = np.exp(-(((xx - 0.5) / 0.25) ** 2 + ((yy - 0.45) / 0.3) ** 2))
+    rgb = np.stack([120 + 100 * blob, 90 + 80 * blob + 20 * yy, 70 + 60 * blob + 30 * xx], axis=-1)
+    noise = np.random.default_rng(seed).normal(0, 4, rgb.shape)
+    return np.clip(rgb + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def signed(key_dir: Path):
+    identity = load_signing_identity(key_dir=key_dir)
+    assertion = generation_assertion(generator_id="synthface/test-gen", checkpoint_sha256="cd" * 32, seed=11,
+                                     psi=0.7, persona_id="persona-11")
+    return mark_and_sign(_face_like(96, 1), identity, assertion, Payload(image_id_from("persona-11"),
+                                                                        identity.key_id))
+
+
+@pytest.fixture(scope="module")
+def constant_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny fitted detector whose combined probability is sigmoid(2) = 0.88 for every image.
+
+    The learning itself is tested in test_detector.py; here only the plumbing matters, so the
+    output must be known in advance.
+    """
+    from detectors.calibration import PlattCalibrator
+    from detectors.model import SynthDetector
+
+    model = SynthDetector(widths=[4, 4], strides=[1, 2], spectral_bins=8)
+    head = {"mean": np.zeros(16, np.float32), "scale": np.ones(16, np.float32),
+            "coef": np.zeros(16, np.float32), "intercept": np.zeros(1, np.float32)}
+    model.set_heads(head, PlattCalibrator(1.0, 0.0), PlattCalibrator(1.0, 0.0), (0.0, 0.0, 2.0))
+    folder = tmp_path_factory.mktemp("model")
+    model.save_pretrained(str(folder))
+    return folder
+
+
+def _png_with_new_pixels(png: bytes, pixels: np.ndarray) -> bytes:
+    """Replace a PNG's image data (IDAT) and keep all other chunks, the C2PA one included."""
+    scanlines = b"".join(b"\x00" + row.tobytes() for row in pixels)
+    chunks, pos, replaced = [png[:8]], 8, False
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos:pos + 4])
+        kind, data = png[pos + 4:pos + 8], png[pos + 8:pos + 8 + length]
+        pos += length + 12
+        if kind == b"IDAT":
+            if replaced:
+                continue
+            data, replaced = zlib.compress(scanlines), True
+        chunks.append(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data)))
+    return b"".join(chunks)
+
+
+def _cli(args: list[str]):
+    app = typer.Typer()
+    register(app)
+    return CliRunner().invoke(app, ["detect", *args])
+
+
+def _json_lines(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def test_signed_image_is_synthetic_signed_and_the_classifier_never_loads(signed, key_dir, tmp_path,
+                                                                         constant_model) -> None:
+    path = signed.write(tmp_path / "face.png")
+    pipeline = DetectPipeline(model=str(constant_model), trust_anchors=_anchors(key_dir))
+    (detection,) = [pipeline.detect(item) for item in expand_inputs([str(path)])]
+    assert detection.verdict == SIGNED and detection.synthetic is True
+    assert detection.c2pa["status"] == "trusted" and detection.c2pa["persona"] == "persona-11"
+    assert detection.watermark == {"found": True, "payload": signed.payload.hex, "matches": "manifest"}
+    assert detection.classifier is None and not pipeline.classifier_loaded
+
+
+def _anchors(key_dir: Path) -> str:
+    from synthface.provenance import trust_anchors_pem
+
+    return trust_anchors_pem(key_dir=key_dir)
+
+
+def test_pixel_tampered_signed_image_is_tampered(signed, key_dir, tmp_path) -> None:
+    pixels = np.asarray(Image.open(io.BytesIO(signed.data)).convert("RGB")).copy()
+    pixels[40:50, 40:50] = 255 - pixels[40:50, 40:50]
+    path = tmp_path / "edited.png"
+    path.write_bytes(_png_with_new_pixels(signed.data, pixels))
+    result = _cli([str(path), "--json", "--key-dir", str(key_dir), "--no-classifier"])
+    (line,) = _json_lines(result.stdout)
+    assert result.exit_code == 0, result.output
+    assert line["verdict"] == TAMPERED and line["c2pa"]["status"] == "tampered"
+    assert line["c2pa"]["data_hash"] == "mismatch"
+
+
+def test_reencoded_signed_image_is_found_through_the_watermark(signed, key_dir, tmp_path) -> None:
+    store = tmp_path / "dataset"
+    signed.write(store / "0011.png", sidecar=True)
+    jpeg = tmp_path / "reposted.jpg"
+    Image.open(io.BytesIO(signed.data)).convert("RGB").save(jpeg, "JPEG", quality=80)
+
+    with_store = _json_lines(_cli([str(jpeg), "--json", "--store", str(store), "--key-dir", str(key_dir),
+                                   "--fail-on", "synthetic"]).stdout)[0]
+    assert with_store["verdict"] == WATERMARK
+    assert with_store["c2pa"]["manifest"] == "store" and with_store["c2pa"]["manifest_file"].endswith("0011.c2pa")
+    assert with_store["c2pa"]["persona"] == "persona-11" and with_store["watermark"]["matches"] == "store"
+
+    alone = _json_lines(_cli([str(jpeg), "--json", "--no-classifier"]).stdout)[0]
+    assert alone["verdict"] == WATERMARK and alone["watermark"]["payload"] == signed.payload.hex
+    assert alone["c2pa"]["status"] == "absent"
+
+
+def test_fail_on_synthetic_sets_exit_status_1(signed, key_dir, tmp_path) -> None:
+    path = signed.write(tmp_path / "face.png")
+    assert _cli([str(path), "--key-dir", str(key_dir)]).exit_code == 0
+    assert _cli([str(path), "--key-dir", str(key_dir), "--fail-on", "synthetic"]).exit_code == 1
+    bad = _cli([str(path), "--fail-on", "everything"])
+    assert bad.exit_code == 2 and "--fail-on" in bad.output
+
+
+def test_unsigned_image_goes_to_the_classifier_with_its_threshold(tmp_path, constant_model) -> None:
+    photo = tmp_path / "photo.png"
+    Image.fromarray(_face_like(80, 2)).save(photo)
+    (line,) = _json_lines(_cli([str(photo), "--json", "--model", str(constant_model)]).stdout)
+    assert line["verdict"] == "likely synthetic (classifier p=0.88)"
+    assert line["classifier"]["probability"] == pytest.approx(0.8808, abs=1e-3)
+    assert line["classifier"]["model"] == str(constant_model)
+    (strict,) = _json_lines(_cli([str(photo), "--json", "--model", str(constant_model),
+                                  "--threshold", "0.95"]).stdout)
+    assert strict["verdict"] == NO_EVIDENCE and strict["synthetic"] is False
+
+
+def test_json_schema_of_every_line(signed, key_dir, tmp_path, constant_model) -> None:
+    signed.write(tmp_path / "in" / "a_signed.png")
+    Image.fromarray(_face_like(64, 3)).save(tmp_path / "in" / "b_plain.png")
+    Image.fromarray(_face_like(64, 4)).save(tmp_path / "in" / "c_plain.webp")
+    result = _cli([str(tmp_path / "in"), "--json", "--model", str(constant_model), "--key-dir", str(key_dir)])
+    lines = _json_lines(result.stdout)
+    assert [Path(line["path"]).name for line in lines] == ["a_signed.png", "b_plain.png", "c_plain.webp"]
+    for line in lines:
+        assert set(line) == DETECTION_KEYS
+        assert isinstance(line["verdict"], str) and isinstance(line["reasons"], list) and line["reasons"]
+        assert isinstance(line["synthetic"], bool) and line["error"] is None
+        assert line["c2pa"]["status"] in {"absent", "valid", "trusted", "tampered", "unsupported format"}
+        assert set(line["watermark"]) <= {"found", "payload", "matches"}
+        if line["classifier"] is not None:
+            assert set(line["classifier"]) == {"probability", "cnn", "spectral", "threshold", "model"}
+            assert 0.0 <= line["classifier"]["probability"] <= 1.0
+    assert lines[0]["classifier"] is None and lines[1]["classifier"] is not None
+    assert lines[2]["c2pa"]["status"] == "unsupported format" and lines[2]["classifier"] is not None
+    assert "3 inputs" in result.stderr
+
+
+def test_corrupt_and_missing_files_are_reported_and_the_batch_goes_on(tmp_path, constant_model) -> None:
+    good = tmp_path / "good.png"
+    Image.fromarray(_face_like(64, 5)).save(good)
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(good.read_bytes()[:200])
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(b"\xff\xd8\xff" + bytes(range(256)) * 4)
+    args = [str(truncated), str(garbage), str(tmp_path / "missing.png"), str(tmp_path / "*.nothing"), str(good)]
+    result = _cli([*args, "--model", str(constant_model)])
+    assert result.exit_code == 2
+    rows = result.stdout.splitlines()
+    assert rows[0].startswith("verdict") and "5 inputs" in rows[-1]
+    assert any(row.endswith(str(good)) and row.startswith("likely synthetic") for row in rows)
+    errors = [row for row in rows if row.startswith("error")]
+    assert len(errors) == 4
+    assert any("truncated.png: " in row and "corrupt" in row for row in errors)
+    assert any("no such file" in row for row in errors) and any("no file matches" in row for row in errors)
+
+    as_json = _cli([*args, "--json", "--model", str(constant_model)])
+    lines = _json_lines(as_json.stdout)
+    assert len(lines) == 5 and sum(line["error"] is not None for line in lines) == 4
+    assert all(line["synthetic"] is None for line in lines if line["error"])
+    assert f"error: {truncated}:" in as_json.stderr
+
+
+def test_without_a_model_images_without_provenance_are_not_classified(tmp_path) -> None:
+    photo = tmp_path / "photo.png"
+    Image.fromarray(_face_like(64, 6)).save(photo)
+    result = _cli([str(photo), "--json"])
+    (line,) = _json_lines(result.stdout)
+    assert result.exit_code == 0
+    assert line["verdict"] == NO_EVIDENCE and line["classifier"] is None
+    assert "no detector model" in result.stderr
+
+
+def test_bad_model_and_threshold_give_one_line_errors(tmp_path) -> None:
+    photo = tmp_path / "photo.png"
+    Image.fromarray(_face_like(64, 7)).save(photo)
+    missing = _cli([str(photo), "--model", str(tmp_path / "no-model")])
+    assert missing.exit_code == 2 and "no-model" in missing.stderr and "Traceback" not in missing.output
+    assert _cli([str(photo), "--threshold", "1.5"]).exit_code == 2
+
+
+def test_a_model_that_cannot_load_stops_the_run_with_one_line(tmp_path) -> None:
+    photo = tmp_path / "photo.png"
+    Image.fromarray(_face_like(64, 8)).save(photo)
+    not_a_model = tmp_path / "empty-model"
+    not_a_model.mkdir()
+    result = _cli([str(photo), "--model", str(not_a_model)])
+    assert result.exit_code == 2
+    assert "is not a detector folder" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,203 @@
+"""The detector: toy training beats chance, calibration, spectral features, splits, save/load, evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from detectors.augment import CONDITIONS, AugmentConfig, apply_condition, augment
+from detectors.calibration import PlattCalibrator, fit_platt, reliability_bins
+from detectors.model import SynthDetector, load_detector
+from detectors.spectral import feature_length, spectral_features
+from detectors.splits import assign_splits
+from detectors.training import TrainDetectorConfig, train_detector
+from synthface.errors import SynthfaceError
+
+TINY = {"widths": [8, 16, 16], "strides": [1, 2, 1]}
+
+
+def _with_upsampling_artefact(pixels: np.ndarray) -> np.ndarray:
+    """The same picture as a naive 2x upsampler would make it: every 2x2 block is one pixel,
+    and every other column is darkened -- a periodic trace like a transposed convolution's."""
+    small = np.asarray(Image.fromarray(pixels).resize((pixels.shape[1] // 2, pixels.shape[0] // 2),
+                                                      Image.Resampling.BILINEAR))
+    up = np.repeat(np.repeat(small, 2, axis=0), 2, axis=1).astype(np.float32)
+    up[:, 1::2] *= 0.85
+    return up.astype(np.uint8)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models on a shared 2-core machine: one thread is many times faster than two that contend."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def toy_pair(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Real LFW photos at 64 px vs the same photos with a periodic upsampling artefact,
+    one folder per person, so the split keeps people apart."""
+    root = tmp_path_factory.mktemp("toy")
+    files = sorted((faces_dir / "lfw").rglob("*.jpg"))[:480:4]
+    for path in files:
+        person = path.parent.name
+        with Image.open(path) as image:
+            face = np.asarray(image.convert("RGB").crop((50, 58, 200, 208)).resize((64, 64),
+                                                                                  Image.Resampling.LANCZOS))
+        for kind, pixels in (("real", face), ("fake", _with_upsampling_artefact(face))):
+            (root / kind / person).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(root / kind / person / f"{path.stem}.png")
+    return root / "fake", root / "real"
+
+
+@pytest.fixture(scope="module")
+def toy_run(toy_pair, tmp_path_factory: pytest.TempPathFactory):
+    fake, real = toy_pair
+    out = tmp_path_factory.mktemp("run")
+    config = TrainDetectorConfig(fake=[str(fake)], real=str(real), out=str(out), steps=40, batch=16, crop=32,
+                                 lr=3e-3, checkpoint_every=20, progress=False, num_workers=1,
+                                 calibration_views=1, **TINY)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SYNTHFACE_CACHE", str(tmp_path_factory.mktemp("cache")))
+        return config, train_detector(config)
+
+
+def test_toy_detector_beats_chance_on_held_out_people(toy_run, toy_pair, tmp_path, monkeypatch) -> None:
+    from detectors.data import load_split_source
+    from detectors.evaluation import evaluate_detector, write_report
+
+    config, folder = toy_run
+    model = load_detector(folder.parent)  # a run folder works too
+    fake, real = toy_pair
+    monkeypatch.setenv("SYNTHFACE_CACHE", str(tmp_path / "cache"))
+    reals = load_split_source(real, 64, progress=False, num_workers=1)
+    fakes = [load_split_source(fake, 64, progress=False, num_workers=1)]
+    assert len(reals.splits["test"]) >= 10
+    report = evaluate_detector(model, reals, fakes, conditions=("clean", "jpeg75"), progress=False)
+    clean = report["conditions"]["clean"]["fake"]
+    assert clean["combined"]["roc_auc"] > 0.8, clean
+    assert clean["combined"]["accuracy"] > 0.6
+    assert clean["cnn"]["roc_auc"] > 0.6 and clean["spectral"]["roc_auc"] > 0.6
+    written = write_report(report, tmp_path / "report")
+    saved = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert set(saved["conditions"]) == {"clean", "jpeg75"} and "_curves" not in saved
+    for name in ("roc_fake.png", "reliability.png"):
+        assert (tmp_path / "report" / name) in written
+        with Image.open(tmp_path / "report" / name) as image:
+            assert image.size[0] > 200
+    summary = json.loads((Path(config.out) / "training_summary.json").read_text())
+    assert summary["steps"] == 40 and summary["data"]["real"]["test"] == len(reals.splits["test"])
+
+
+def test_training_resumes_from_its_checkpoint(toy_pair, tmp_path, monkeypatch) -> None:
+    from detectors.data import load_split_source
+    from detectors.training import TrainingData
+
+    monkeypatch.setenv("SYNTHFACE_CACHE", str(tmp_path / "cache"))
+    fake, real = toy_pair
+    data = TrainingData(load_split_source(real, 64, max_images=60, progress=False, num_workers=1),
+                        [load_split_source(fake, 64, max_images=60, progress=False, num_workers=1)])
+    config = TrainDetectorConfig(fake=[str(fake)], real=str(real), out=str(tmp_path / "run"), steps=4, batch=8,
+                                 checkpoint_every=2, progress=False, calibration_views=0, **TINY)
+    train_detector(config, data=data)
+    with pytest.raises(SynthfaceError, match="--resume"):
+        train_detector(config, data=data)
+    config.steps = 6
+    train_detector(config, resume=True, data=data)
+    checkpoints = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert checkpoints == ["checkpoint-000000004.safetensors", "checkpoint-000000006.safetensors"]
+    assert json.loads((tmp_path / "run" / "training_summary.json").read_text())["steps"] == 6
+
+
+def test_calibration_maps_to_unit_interval_and_is_monotone() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    scores = labels * 2.0 + rng.normal(0, 1.5, 400)
+    calibrator = fit_platt(scores, labels)
+    grid = np.linspace(-1e3, 1e3, 20001)
+    probabilities = calibrator(grid)
+    assert calibrator.slope > 0
+    assert np.all((probabilities >= 0) & (probabilities <= 1)) and np.all(np.diff(probabilities) >= 0)
+    assert probabilities[0] < 0.01 and probabilities[-1] > 0.99
+    assert PlattCalibrator.from_dict(json.loads(json.dumps(calibrator.to_dict()))) == calibrator
+    # An anti-informative score is not turned upside down: it gets 0.5 (equal priors) everywhere.
+    flat = fit_platt(-scores, labels)
+    assert flat.slope == 0.0 and np.allclose(flat(grid), 0.5)
+    with pytest.raises(ValueError, match="both classes"):
+        fit_platt(scores, np.ones(400))
+    rows = reliability_bins(calibrator(scores), labels)
+    assert sum(row["count"] for row in rows) == 400
+
+
+def test_spectral_features_have_one_length_at_every_size() -> None:
+    rng = np.random.default_rng(1)
+    lengths = {spectral_features(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), 16).shape
+               for h, w in ((16, 16), (32, 32), (64, 64), (80, 100), (600, 400))}
+    assert lengths == {(feature_length(16),)}
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    assert np.isfinite(spectral_features(flat, 16)).all()
+    with pytest.raises(ValueError, match="too small"):
+        spectral_features(flat[:8, :8], 16)
+
+
+def test_the_cnn_scores_any_size_and_saves_and_loads_itself(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = SynthDetector(spectral_bins=8, **TINY)
+    rng = np.random.default_rng(2)
+    images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((64, 64, 3), (256, 256, 3),
+                                                                         (40, 70, 3), (64, 64, 3))]
+    assert model.patch_logits(torch.zeros(1, 3, 64, 64)).shape == (1, 32, 32)
+    model.set_heads({"mean": np.zeros(16), "scale": np.ones(16), "coef": rng.normal(size=16),
+                     "intercept": np.zeros(1)}, PlattCalibrator(2.0, 0.5), PlattCalibrator(1.0, 0.0), (1.0, 0.5, 0.0))
+    scores = model.score_images(images)
+    assert scores.probability.shape == (4,) and np.all((scores.probability >= 0) & (scores.probability <= 1))
+    with pytest.raises(SynthfaceError, match="too small"):
+        model.score_images([np.zeros((8, 8, 3), np.uint8)])
+
+    model.save_pretrained(str(tmp_path / "det"))
+    config = json.loads((tmp_path / "det" / "config.json").read_text())
+    assert config["widths"] == TINY["widths"] and config["spectral_bins"] == 8
+    loaded = load_detector(tmp_path / "det")
+    np.testing.assert_allclose(loaded.score_images(images).probability, scores.probability, rtol=1e-5)
+
+    SynthDetector(spectral_bins=8, **TINY).save_pretrained(str(tmp_path / "raw"))
+    with pytest.raises(SynthfaceError, match="never calibrated"):
+        load_detector(tmp_path / "raw")
+    with pytest.raises(SynthfaceError, match="not a detector folder"):
+        load_detector(tmp_path)
+
+
+def test_splits_keep_people_apart_and_respect_declared_folders() -> None:
+    names = [f"lfw/person_{p}/person_{p}_{i:04d}.jpg" for p in range(300) for i in range(3)]
+    names += [f"celeba/test/celeb_{c}/{i}.jpg" for c in range(10) for i in range(2)]
+    names += [f"celeba/train/celeb_{c}/{i}.jpg" for c in range(40) for i in range(2)]
+    splits = assign_splits(names)
+    by_person: dict[str, set[str]] = {}
+    for name, split in zip(names, splits, strict=True):
+        by_person.setdefault(name.split("/")[1], set()).add(split)
+    assert all(len(s) == 1 for person, s in by_person.items() if person.startswith("person_"))
+    lfw = [s for n, s in zip(names, splits, strict=True) if n.startswith("lfw")]
+    assert {"train", "val", "test"} <= set(lfw) and 0.6 < lfw.count("train") / len(lfw) < 0.8
+    assert all(s == "test" for n, s in zip(names, splits, strict=True) if n.startswith("celeba/test"))
+    assert {s for n, s in zip(names, splits, strict=True) if n.startswith("celeba/train")} == {"train", "val"}
+    flat = assign_splits([f"seed{i:07d}.png" for i in range(500)])
+    assert {"train", "val", "test"} == set(flat)
+    assert assign_splits(names) == splits  # stable
+
+
+def test_augmentation_and_conditions_keep_images_usable() -> None:
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    views = [augment(pixels, 32, rng, AugmentConfig()) for _ in range(30)]
+    assert {v.shape for v in views} == {(32, 32, 3)} and all(v.dtype == np.uint8 for v in views)
+    sizes = {name: apply_condition(pixels, name).shape for name in CONDITIONS}
+    assert sizes["clean"] == sizes["jpeg50"] == sizes["blur1"] == (64, 64, 3)
+    assert sizes["resize0.5"] == (32, 32, 3) and sizes["crop10"] == (58, 58, 3)
+    assert not np.array_equal(apply_condition(pixels, "jpeg50"), pixels)
