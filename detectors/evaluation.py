@@ -181,9 +181,14 @@ def write_report(report: dict[str, Any], out: str | Path) -> list[Path]:
     if plain.get("reliability_clean"):
         figure, axes = plt.subplots(figsize=(5, 5))
         axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfectly calibrated")
-        for group, rows in plain["reliability_clean"].items():
-            axes.plot([r["mean_predicted"] for r in rows], [r["fraction_synthetic"] for r in rows], marker="o",
-                      label=group)
+        # The pooled group only: every generator's fakes against the same reals, one readable curve.
+        group = "all" if "all" in plain["reliability_clean"] else next(iter(plain["reliability_clean"]))
+        rows = plain["reliability_clean"][group]
+        axes.plot([r["mean_predicted"] for r in rows], [r["fraction_synthetic"] for r in rows], marker="o",
+                  label=f"{group} vs real")
+        for row in rows:
+            axes.annotate(str(row["count"]), (row["mean_predicted"], row["fraction_synthetic"]), fontsize=7,
+                          textcoords="offset points", xytext=(4, -10))
         axes.set(xlabel="predicted probability synthetic", ylabel="observed fraction synthetic",
                  title="Reliability (clean, combined score)", xlim=(0, 1), ylim=(0, 1))
         axes.legend(fontsize=8)

@@ -30,6 +30,9 @@ MIN_SIDE = 16
 # Images are batched by size up to this many pixels per forward pass (memory stays bounded
 # for 1024 px photos while 64 px avatars still go through in large batches).
 _PIXELS_PER_BATCH = 64 * 64 * 128
+# Larger images are scored tile by tile (the patch logits are averaged over all tiles), so a
+# 4000 px photo needs no more memory than a 512 px one.
+_TILE = 512
 
 
 @dataclass
@@ -160,12 +163,31 @@ class SynthDetector(
         for index, image in enumerate(images):
             by_shape.setdefault(image.shape, []).append(index)
         for shape, indices in by_shape.items():
+            if shape[0] * shape[1] > _TILE * _TILE:
+                for index in indices:
+                    out[index] = self._tiled_logit(images[index])
+                continue
             per_batch = max(1, _PIXELS_PER_BATCH // (shape[0] * shape[1]))
             for start in range(0, len(indices), per_batch):
                 chunk = indices[start:start + per_batch]
                 batch = torch.from_numpy(np.stack([images[i] for i in chunk])).permute(0, 3, 1, 2)
                 out[chunk] = self(batch.float() / 127.5 - 1.0).numpy()
         return out
+
+    def _tiled_logit(self, image: np.ndarray) -> float:
+        """Mean patch logit over the whole image, computed on tiles of at most _TILE x _TILE px."""
+        height, width = image.shape[:2]
+        total, count = 0.0, 0
+        for top in range(0, height, _TILE):
+            for left in range(0, width, _TILE):
+                tile = image[top:top + _TILE, left:left + _TILE]
+                if min(tile.shape[:2]) < MIN_SIDE:
+                    continue
+                batch = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+                logits = self.patch_logits(batch)
+                total += float(logits.sum())
+                count += logits.numel()
+        return total / max(count, 1)
 
     def spectral_logits_uint8(self, images: list[np.ndarray]) -> np.ndarray:
         if not images:

@@ -160,6 +160,11 @@ def test_the_cnn_scores_any_size_and_saves_and_loads_itself(tmp_path) -> None:
     assert scores.probability.shape == (4,) and np.all((scores.probability >= 0) & (scores.probability <= 1))
     with pytest.raises(SynthfaceError, match="too small"):
         model.score_images([np.zeros((8, 8, 3), np.uint8)])
+    # A large photo is scored in tiles; the result stays close to one full-image pass.
+    large = rng.integers(0, 256, (600, 530, 3), dtype=np.uint8)
+    with torch.no_grad():
+        full = float(model.eval()(torch.from_numpy(large).permute(2, 0, 1)[None].float() / 127.5 - 1.0))
+    assert model.cnn_logits_uint8([large])[0] == pytest.approx(full, abs=0.05 * (1 + abs(full)))
 
     model.save_pretrained(str(tmp_path / "det"))
     config = json.loads((tmp_path / "det" / "config.json").read_text())
