@@ -61,7 +61,7 @@ def synthesis_flops(G, batch: int) -> float:
 
     with torch.no_grad():
         ws = G.mapping(torch.randn(batch, G.z_dim), psi=0.7)
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
+    with FlopCounterMode(display=False) as counter:  # (its module tracker needs autograd on)
         G.synthesis(ws, noise_mode="const")
     return counter.get_total_flops() / batch
 
@@ -124,6 +124,7 @@ def main() -> None:
         identity = load_signing_identity()
         folder, model_note = model_folder(workdir)
         G = load_generator(str(folder))
+        flops = synthesis_flops(G, args.batch)
         guard, guard_note, held_out_rate = None, "skipped: no real faces", None
         if (FACES / "celeba").is_dir():
             from synthface.data import prepare_images
@@ -140,7 +141,6 @@ def main() -> None:
             guard.save(guard_path(folder if folder != TRAINED else workdir / "gen-copy"))
         rows = []
         peak1, peak_all = peak_gflops(1), peak_gflops(cores)
-        flops = synthesis_flops(G, args.batch)
         for threads in (1, cores):
             torch.set_num_threads(threads)
             per, false_drop = stage_times(G, guard, identity, args.personas, args.batch)

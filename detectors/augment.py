@@ -48,7 +48,7 @@ class AugmentConfig:
     jpeg_p: float = 0.5
     jpeg_quality: tuple[int, int] = (30, 100)
     resize_p: float = 0.5
-    resize_range: tuple[float, float] = (0.5, 1.5)
+    resize_range: tuple[float, float] = (0.5, 2.0)
     flip: bool = True
 
 

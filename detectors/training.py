@@ -54,7 +54,12 @@ class TrainDetectorConfig:
     widths: list[int] = field(default_factory=lambda: [24, 32, 48, 64, 96, 96])
     strides: list[int] = field(default_factory=lambda: [1, 1, 2, 1, 2, 1])
     spectral_bins: int = 32
-    calibration_views: int = 2
+    calibration_views: int = 1
+    # Real photos are also shown near their native scale (the face box prepared at this size instead
+    # of being shrunk to `resolution`), so photos met at full size are not mistaken for generated ones.
+    native_resolution: int | None = 144
+    native_p: float = 0.3
+    head_max_per_class: int = 6000
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     progress: bool = True
     num_workers: int | None = None
@@ -64,6 +69,7 @@ class TrainDetectorConfig:
 class TrainingData:
     reals: SplitImages
     fakes: list[SplitImages]
+    native_reals: SplitImages | None = None
 
 
 def load_training_data(config: TrainDetectorConfig) -> TrainingData:
@@ -75,6 +81,10 @@ def load_training_data(config: TrainDetectorConfig) -> TrainingData:
                           progress=config.progress, num_workers=config.num_workers)
         for source in config.fake
     ]
+    native = None
+    if config.native_resolution and config.native_p > 0:
+        native = load_split_source(config.real, config.native_resolution, max_images=config.max_images,
+                                   progress=config.progress, num_workers=config.num_workers)
     labels = [f.label for f in fakes]
     if len(set(labels)) != len(labels):
         raise SynthfaceError(f"--fake sources need distinct folder names (they label the reports): {labels}")
@@ -85,7 +95,7 @@ def load_training_data(config: TrainDetectorConfig) -> TrainingData:
                     f"{images.source} has no images in its {split} split; it needs more images (or more "
                     "identity folders) to be split person-disjoint"
                 )
-    return TrainingData(reals, fakes)
+    return TrainingData(reals, fakes, native)
 
 
 class _BatchSampler:
@@ -93,6 +103,7 @@ class _BatchSampler:
 
     def __init__(self, data: TrainingData, config: TrainDetectorConfig, rng: np.random.Generator) -> None:
         self.reals = data.reals.splits["train"]
+        self.native = data.native_reals.splits["train"] if data.native_reals is not None else None
         self.fakes = [f.splits["train"] for f in data.fakes]
         self.config = config
         self.rng = rng
@@ -100,9 +111,12 @@ class _BatchSampler:
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         half = self.config.batch // 2
         rng = self.rng
-        real_idx = rng.integers(0, len(self.reals), half)
+        views = []
+        for _ in range(half):
+            native = self.native is not None and len(self.native) > 0 and rng.random() < self.config.native_p
+            pool = self.native if native else self.reals
+            views.append(augment(pool[rng.integers(0, len(pool))], self.config.crop, rng, self.config.augment))
         sources = rng.integers(0, len(self.fakes), self.config.batch - half)
-        views = [augment(self.reals[i], self.config.crop, rng, self.config.augment) for i in real_idx]
         for s in sources:
             pool = self.fakes[s]
             views.append(augment(pool[rng.integers(0, len(pool))], self.config.crop, rng, self.config.augment))
@@ -111,7 +125,8 @@ class _BatchSampler:
         return images, labels
 
 
-def _views(images: np.ndarray, rng: np.random.Generator, config: TrainDetectorConfig, copies: int) -> list[np.ndarray]:
+def _views(images: list[np.ndarray], rng: np.random.Generator, config: TrainDetectorConfig,
+           copies: int) -> list[np.ndarray]:
     """The clean images followed by `copies` degraded versions of each (for the heads and calibration)."""
     out = list(images)
     for _ in range(copies):
@@ -119,9 +134,19 @@ def _views(images: np.ndarray, rng: np.random.Generator, config: TrainDetectorCo
     return out
 
 
-def _labelled(data: TrainingData, split: str) -> tuple[list[np.ndarray], np.ndarray]:
-    reals = list(data.reals.splits[split])
-    fakes = [image for source in data.fakes for image in source.splits[split]]
+def _sample(images: np.ndarray, limit: int, rng: np.random.Generator) -> list[np.ndarray]:
+    if len(images) <= limit:
+        return list(images)
+    return list(images[np.sort(rng.choice(len(images), limit, replace=False))])
+
+
+def _labelled(data: TrainingData, split: str, limit: int, rng: np.random.Generator,
+              ) -> tuple[list[np.ndarray], np.ndarray]:
+    """Reals (both scales) and fakes of one split, at most `limit` per class and scale."""
+    reals = _sample(data.reals.splits[split], limit, rng)
+    if data.native_reals is not None:
+        reals += _sample(data.native_reals.splits[split], limit // 2, rng)
+    fakes = _sample(np.concatenate([source.splits[split] for source in data.fakes]), limit, rng)
     return reals + fakes, np.concatenate([np.zeros(len(reals)), np.ones(len(fakes))])
 
 
@@ -148,15 +173,15 @@ def fit_heads(model: SynthDetector, data: TrainingData, config: TrainDetectorCon
     from sklearn.metrics import roc_auc_score
 
     rng = np.random.default_rng(config.seed + 1)
-    train_images, train_labels = _labelled(data, "train")
+    train_images, train_labels = _labelled(data, "train", config.head_max_per_class, rng)
     # Degraded copies teach the linear head which bands survive compression and blur.
-    train_views = _views(np.stack(train_images), rng, config, 1)
+    train_views = _views(train_images, rng, config, 1)
     train_view_labels = np.tile(train_labels, 2)
     features = batch_features(train_views, config.spectral_bins)
     spectral = fit_linear_head(features, train_view_labels)
 
-    val_images, val_labels = _labelled(data, "val")
-    val_views = _views(np.stack(val_images), rng, config, config.calibration_views)
+    val_images, val_labels = _labelled(data, "val", config.head_max_per_class // 3, rng)
+    val_views = _views(val_images, rng, config, config.calibration_views)
     val_view_labels = np.tile(val_labels, 1 + config.calibration_views)
     cnn_logits = model.cnn_logits_uint8(val_views)
     spectral_logits = linear_logits(batch_features(val_views, config.spectral_bins), spectral)
@@ -276,6 +301,7 @@ def train_detector(config: TrainDetectorConfig, resume: bool = False, data: Trai
         "train_seconds_this_session": round(time.perf_counter() - began, 1),
         "data": {
             "real": {"source": data.reals.source, **{s: len(v) for s, v in data.reals.splits.items()}},
+            "native_real_resolution": config.native_resolution if data.native_reals is not None else None,
             "fake": [{"source": f.source, "label": f.label, **{s: len(v) for s, v in f.splits.items()}}
                      for f in data.fakes],
         },

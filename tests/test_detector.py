@@ -63,7 +63,7 @@ def toy_run(toy_pair, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("run")
     config = TrainDetectorConfig(fake=[str(fake)], real=str(real), out=str(out), steps=40, batch=16, crop=32,
                                  lr=3e-3, checkpoint_every=20, progress=False, num_workers=1,
-                                 calibration_views=1, **TINY)
+                                 calibration_views=1, native_resolution=None, **TINY)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SYNTHFACE_CACHE", str(tmp_path_factory.mktemp("cache")))
         return config, train_detector(config)
@@ -103,7 +103,8 @@ def test_training_resumes_from_its_checkpoint(toy_pair, tmp_path, monkeypatch) -
     monkeypatch.setenv("SYNTHFACE_CACHE", str(tmp_path / "cache"))
     fake, real = toy_pair
     data = TrainingData(load_split_source(real, 64, max_images=60, progress=False, num_workers=1),
-                        [load_split_source(fake, 64, max_images=60, progress=False, num_workers=1)])
+                        [load_split_source(fake, 64, max_images=60, progress=False, num_workers=1)],
+                        native_reals=load_split_source(real, 96, max_images=60, progress=False, num_workers=1))
     config = TrainDetectorConfig(fake=[str(fake)], real=str(real), out=str(tmp_path / "run"), steps=4, batch=8,
                                  checkpoint_every=2, progress=False, calibration_views=0, **TINY)
     train_detector(config, data=data)

@@ -175,3 +175,25 @@ def test_two_process_gloo_training_keeps_ranks_identical(blobs: Path, tmp_path: 
     assert [row["step"] for row in read_metrics(out)] == [1, 2, 3, 4]
     initial = {k: v for k, v in load_file(out / "rank0-G.safetensors").items()}
     assert initial  # weights exist and were compared above
+
+
+def test_fid_is_logged_during_training(blobs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--fid-every-kimg` appends FID/KID rows (Inception replaced by a cheap fixed projection)."""
+    from synthface.metrics import inception
+
+    class CheapFeatures(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Linear(3 * 8 * 8, inception.FEATURE_DIM)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.proj(torch.nn.functional.adaptive_avg_pool2d(x, 8).flatten(1)))
+
+    torch.manual_seed(0)
+    network = CheapFeatures()
+    monkeypatch.setattr(inception, "_load_network", lambda device: network)
+    run = tmp_path / "fid"
+    train(tiny_config(blobs, run, kimg=0.032, fid_every_kimg=0.016, fid_samples=12))
+    fid_rows = [row for row in read_metrics(run) if "fid" in row]
+    assert [row["step"] for row in fid_rows] == [2, 4]
+    assert all(row["fid"] > 0 and row["fid_samples"] == 12 for row in fid_rows)

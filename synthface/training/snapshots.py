@@ -30,12 +30,13 @@ def write_loss_curve(metrics_path: Path, out_path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if "loss_g" in r]
+    all_rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    rows = [r for r in all_rows if "loss_g" in r]
+    fid_rows = [r for r in all_rows if r.get("fid") is not None]
     if not rows:
         return
     kimg = [r["kimg"] for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = plt.subplots(1, 4 if fid_rows else 3, figsize=(17 if fid_rows else 13, 3.6))
     axes[0].plot(kimg, [r["loss_g"] for r in rows], label="G loss")
     axes[0].plot(kimg, [r["loss_d"] for r in rows], label="D loss")
     axes[0].set_title("losses")
@@ -45,7 +46,9 @@ def write_loss_curve(metrics_path: Path, out_path: Path) -> None:
     axes[2].plot(kimg, [r["aug_p"] for r in rows], label="augment p")
     axes[2].plot(kimg, [r["ada_rt"] for r in rows], label="r_t")
     axes[2].set_title("adaptive augmentation")
-    fid_rows = [r for r in rows if r.get("fid") is not None]
+    if fid_rows:
+        axes[3].plot([r["kimg"] for r in fid_rows], [r["fid"] for r in fid_rows], "o-", label="FID")
+        axes[3].set_title(f"FID ({fid_rows[-1].get('fid_samples', '?')} samples)")
     for ax in axes:
         ax.set_xlabel("kimg")
         ax.legend(loc="best", fontsize=8)
@@ -53,4 +56,3 @@ def write_loss_curve(metrics_path: Path, out_path: Path) -> None:
     with atomic_path(out_path) as tmp:
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
-    del fid_rows

@@ -110,6 +110,8 @@ class Trainer:
         torch.manual_seed(config.seed * 7919 + 1 + self.dist.rank)
         self.data_rng = torch.Generator().manual_seed(config.seed * 104729 + 2 + self.dist.rank)
         self.images: torch.Tensor | None = None
+        self._reference = None
+        self._fid_done = 0
 
     # ------------------------------------------------------------------ data
     def load_data(self) -> None:
@@ -133,6 +135,7 @@ class Trainer:
         if prep.images.shape[0] < 2:
             raise SynthfaceError(f"data source {cfg.data!r} holds fewer than 2 usable images; give more images")
         self.images = prep.images
+        self.prepared = prep
         self.data_info = {"source": prep.source, "images": int(prep.images.shape[0]),
                           "skipped": len(prep.skipped), "cache_key": prep.cache_key}
 
@@ -164,6 +167,8 @@ class Trainer:
         self.objective.load_state_dict(state["objective"])
         self.images_seen = int(state["images_seen"])
         self.step_index = int(state["step_index"])
+        every = int(self.config.fid_every_kimg * 1000)
+        self._fid_done = self.images_seen // every if every > 0 else 0
         if self.dist.rank == 0:
             ckpt.set_rng_state(state["rng"])
             self.data_rng.set_state(state["data_rng"])
@@ -198,6 +203,30 @@ class Trainer:
             tmp.write_bytes(grid.read_bytes())
         if self.metrics_path.exists():
             write_loss_curve(self.metrics_path, self.run_dir / "loss.png")
+
+    def _fid_due(self) -> bool:
+        every = int(self.config.fid_every_kimg * 1000)
+        if every <= 0:
+            return False
+        due = self.images_seen // every
+        if due > self._fid_done:
+            self._fid_done = due
+            return True
+        return False
+
+    def _log_fid(self) -> None:
+        """FID/KID of the EMA generator against the (cached) training-set statistics."""
+        from synthface.metrics import compute_generator_metrics, reference_stats
+
+        if self._reference is None:
+            self._reference = reference_stats(self.prepared, device=self.device.type,
+                                              progress=self.config.progress)
+        result = compute_generator_metrics(self.G_ema, self._reference, num_samples=self.config.fid_samples,
+                                           device=self.device.type, progress=self.config.progress)
+        row = {"step": self.step_index, "kimg": round(self.images_seen / 1000, 4), "fid": result["fid"],
+               "kid_mean": result["kid_mean"], "kid_std": result["kid_std"], "fid_samples": result["num_samples"]}
+        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
 
     # ------------------------------------------------------------------ loop
     def _log(self, stats: StepStats, img_per_s: float) -> dict:
@@ -264,6 +293,8 @@ class Trainer:
                 row = self._log(stats, rate)
                 bar.set_postfix(kimg=f"{row['kimg']:.1f}", G=f"{stats.loss_g:.2f}", D=f"{stats.loss_d:.2f}",
                                 p=f"{self.objective.ada.p:.2f}", refresh=False)
+            if self._fid_due() and self.dist.is_main:
+                self._log_fid()
             if self.images_seen >= next_snapshot:
                 self.snapshot()
                 snapshotted_at = self.images_seen
