@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from synthface.errors import SynthfaceError
 from synthface.generator import Discriminator, Generator
 from synthface.generator.sampling import mix_styles, mixing_grid, seed_grid, style_band
 from synthface.generator.seeds import parse_seeds, z_from_seeds
-from synthface.errors import SynthfaceError
 
 TINY = {"z_dim": 32, "w_dim": 32, "mapping_layers": 2, "channel_base": 256, "channel_max": 32}
 

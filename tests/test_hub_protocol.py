@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx2
 import pytest
 
-
 BIG_SIZE = 10 * 1024 * 1024 + 4096  # just over the Hub's regular-file limit: must travel as LFS
 
 

@@ -12,7 +12,6 @@ from PIL import Image
 
 from synthface.errors import SynthfaceError
 
-
 DATASET_CARD = """---
 license: other
 tags: [synthetic, ai-generated]
