@@ -93,27 +93,28 @@ def cold_starts(model_dir: Path, work: Path, repeats: int) -> dict[str, float]:
     Image.fromarray(_face_like(64, 2)).save(plain_path)
     python = [sys.executable]
     # The same command without synthface.cli's other command modules (whose package imports are eager).
-    own_app = ("import sys, typer; from detectors.commands import register; app = typer.Typer(); register(app); "
-               "sys.argv[0] = 'synthface'; app()")
+    own_app = ("import sys, typer; from detectors.commands import register; app = typer.Typer(); "
+               "register(app); sys.argv[0] = 'synthface'; app()")
     commands = {
         "import_synthface_cli": python + ["-c", "import synthface.cli"],
         "detect_signed_png": python + ["-m", "synthface.cli", "detect", str(signed_path), "--json",
                                        "--model", str(model_dir)],
-        "detect_unsigned_png_classifier": python + ["-m", "synthface.cli", "detect", str(plain_path), "--json",
-                                                    "--model", str(model_dir)],
+        "detect_unsigned_png_classifier": python + ["-m", "synthface.cli", "detect", str(plain_path),
+                                                    "--json", "--model", str(model_dir)],
         "detectors_only_signed_png": python + ["-c", own_app, "detect", str(signed_path), "--json",
                                                "--model", str(model_dir)],
-        "detectors_only_unsigned_png_classifier": python + ["-c", own_app, "detect", str(plain_path), "--json",
-                                                            "--model", str(model_dir)],
+        "detectors_only_unsigned_png_classifier": python + ["-c", own_app, "detect", str(plain_path),
+                                                            "--json", "--model", str(model_dir)],
     }
-    return {name: statistics.median(_timed(cmd, env) for _ in range(repeats)) for name, cmd in commands.items()}
+    return {name: statistics.median(_timed(cmd, env) for _ in range(repeats))
+            for name, cmd in commands.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="A trained detector (default: a stand-in of the default size).")
+    parser.add_argument("--model", type=Path, help="A trained detector (default: a stand-in, same size).")
     parser.add_argument("--images", type=int, default=256, help="Images per throughput measurement at 64 px.")
-    parser.add_argument("--repeats", type=int, default=3, help="Cold starts per case (the median is reported).")
+    parser.add_argument("--repeats", type=int, default=3, help="Cold starts per case (median reported).")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -33,7 +33,8 @@ def jpeg(image: Image.Image, quality: int) -> Image.Image:
         return decoded.convert("RGB")
 
 
-def rescale(image: Image.Image, factor: float, resample: Image.Resampling = Image.Resampling.BICUBIC) -> Image.Image:
+def rescale(image: Image.Image, factor: float,
+            resample: Image.Resampling = Image.Resampling.BICUBIC) -> Image.Image:
     width, height = image.size
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     return image.resize(size, resample) if size != image.size else image
@@ -52,7 +53,8 @@ class AugmentConfig:
     flip: bool = True
 
 
-def degrade(pixels: np.ndarray, rng: np.random.Generator, config: AugmentConfig, min_side: int = 16) -> np.ndarray:
+def degrade(pixels: np.ndarray, rng: np.random.Generator, config: AugmentConfig,
+            min_side: int = 16) -> np.ndarray:
     """Random rescale, blur and JPEG (each with its probability); the result keeps >= `min_side` px."""
     image = Image.fromarray(pixels)
     if rng.random() < config.resize_p:

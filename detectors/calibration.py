@@ -55,28 +55,43 @@ def fit_platt(scores: np.ndarray, labels: np.ndarray) -> PlattCalibrator:
     return PlattCalibrator(slope, offset)
 
 
+def _balanced_weights(labels: np.ndarray) -> np.ndarray:
+    """Weights giving each class half the total: the equal-priors view the calibrators are fitted for."""
+    positives = max(int(labels.sum()), 1)
+    negatives = max(int(len(labels) - labels.sum()), 1)
+    return np.where(labels > 0.5, 0.5 / positives, 0.5 / negatives)
+
+
 def reliability_bins(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
-    """Per probability bin: mean predicted p, observed fraction synthetic, count (for the diagram)."""
+    """Per probability bin: mean predicted p, observed fraction synthetic, image count (for the diagram).
+
+    The observed fraction weighs the classes equally, like `fit_platt`, so an evaluation set
+    with three times more fakes than reals does not look miscalibrated just for that.
+    """
     probabilities = np.asarray(probabilities, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.float64)
+    weights = _balanced_weights(labels)
     index = np.minimum((probabilities * bins).astype(int), bins - 1)
     rows = []
     for b in range(bins):
         mask = index == b
         if mask.any():
+            w = weights[mask]
             rows.append({
                 "low": b / bins,
                 "high": (b + 1) / bins,
-                "mean_predicted": float(probabilities[mask].mean()),
-                "fraction_synthetic": float(labels[mask].mean()),
+                "mean_predicted": float(np.average(probabilities[mask], weights=w)),
+                "fraction_synthetic": float(np.average(labels[mask], weights=w)),
                 "count": int(mask.sum()),
+                "weight": float(w.sum()),
             })
     return rows
 
 
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
+    """Class-balanced ECE: sum over bins of (bin weight) x |mean predicted - observed fraction|."""
     rows = reliability_bins(probabilities, labels, bins)
-    total = sum(row["count"] for row in rows)
+    total = sum(row["weight"] for row in rows)
     if total == 0:
         return float("nan")
-    return sum(row["count"] * abs(row["mean_predicted"] - row["fraction_synthetic"]) for row in rows) / total
+    return sum(row["weight"] * abs(row["mean_predicted"] - row["fraction_synthetic"]) for row in rows) / total

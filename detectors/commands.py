@@ -20,13 +20,13 @@ FAIL_ON = ("synthetic",)
 
 @user_errors
 def detect(
-    paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns."),
+    paths: list[str] = typer.Argument(..., help="Image files, folders (recursive) or glob patterns."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per image (JSON lines)."),
     model: str = typer.Option(None, "--model", help="Detector folder or Hub id USER/NAME "
                               "(default: $SYNTHFACE_DETECTOR or the packaged detector)."),
-    threshold: float = typer.Option(None, "--threshold", help="Classifier probability that counts as synthetic "
-                                    "(default: the model's own)."),
-    store: Path = typer.Option(None, "--store", help="Folder of NAME.c2pa manifests, found via the watermark."),
+    threshold: float = typer.Option(None, "--threshold", help="Classifier probability that counts as "
+                                    "synthetic (default: the model's own)."),
+    store: Path = typer.Option(None, "--store", help="Folder of NAME.c2pa manifests, found via watermark."),
     fail_on: str = typer.Option(None, "--fail-on", help="Exit 1 if any image is judged synthetic."),
     trust: list[Path] = typer.Option(None, "--trust", help="Extra trusted root CA (PEM); repeatable."),
     key_dir: Path = typer.Option(None, "--key-dir", help="Key folder whose CA is trusted by default."),
@@ -80,9 +80,9 @@ def detect(
 def train_detector(
     fake: list[str] = typer.Option(..., "--fake", help="Generated images: folder or dataset; repeatable "
                                    "(one per generator, named by its folder)."),
-    real: str = typer.Option(..., "--real", help="Real photos: folder or dataset (e.g. ../shared/data/faces)."),
-    out: Path = typer.Option(..., "--out", help="Run folder: checkpoints/, detector/, training_summary.json."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint."),
+    real: str = typer.Option(..., "--real", help="Real photos: folder or dataset (../shared/data/faces)."),
+    out: Path = typer.Option(..., "--out", help="Run folder: checkpoints/, detector/, summary JSON."),
+    resume: bool = typer.Option(False, "--resume", help="Continue --out from its newest checkpoint."),
     steps: int = typer.Option(2000, help="Optimiser steps."),
     batch: int = typer.Option(64, help="Images per step (half real, half generated)."),
     resolution: int = typer.Option(64, help="Both classes are prepared at this resolution."),
@@ -109,7 +109,7 @@ def eval_detector(
     model: str = typer.Option(..., "--model", help="Detector folder, run folder or Hub id."),
     fake: list[str] = typer.Option(..., "--fake", help="Generated images (folder or dataset); repeatable."),
     real: str = typer.Option(..., "--real", help="Real photos (folder or dataset)."),
-    out: Path = typer.Option(..., "--out", help="Report folder: report.json, report.md, ROC and reliability PNGs."),
+    out: Path = typer.Option(..., "--out", help="Report folder: report.json/.md, ROC + reliability PNGs."),
     real_split: str = typer.Option("test", help="test, val, train or all."),
     fake_split: str = typer.Option("test", help="test, val, train or all (all: a folder never trained on)."),
     threshold: float = typer.Option(None, help="Decision threshold (default: the model's)."),
@@ -117,7 +117,7 @@ def eval_detector(
     limit: int = typer.Option(None, help="At most N images per source (a fixed random subset of the split)."),
     workers: int = typer.Option(None, help="Image decoding processes (default: all CPUs)."),
     save_metrics: bool = typer.Option(False, "--save-metrics", help="Also write the headline metrics to "
-                                      "MODEL/metrics.json, where `synthface publish` puts them in the model card."),
+                                      "MODEL/metrics.json, for `synthface publish`'s model card."),
 ) -> None:
     """AP, ROC-AUC, accuracy and TPR at 1% FPR per condition and generator; ROC curves and reliability."""
     from detectors.data import load_split_source
@@ -139,7 +139,9 @@ def eval_detector(
     report["model"] = model
     written = write_report(report, out)
     if save_metrics:
-        folder = Path(model) / "detector" if (Path(model) / "detector" / "config.json").is_file() else Path(model)
+        folder = Path(model)
+        if (folder / "detector" / "config.json").is_file():
+            folder = folder / "detector"
         if not (folder / "config.json").is_file():
             raise SynthfaceError(f"--save-metrics needs a local detector folder, not {model}")
         write_text_atomic(folder / "metrics.json", json.dumps(card_metrics(report), indent=2))

@@ -159,7 +159,8 @@ def provenance_verdict(report: Any, detection: Detection) -> bool:
         f"{key} {c2pa[key]}" for key in ("generator", "persona") if c2pa.get(key) is not None
     )
     if report.manifest in ("embedded", "sidecar"):
-        where = "embedded C2PA manifest" if report.manifest == "embedded" else f"sidecar {c2pa['manifest_file']}"
+        where = ("embedded C2PA manifest" if report.manifest == "embedded"
+                 else f"sidecar {c2pa['manifest_file']}")
         if c2pa["status"] == "tampered":
             broken = "signature is invalid" if not report.signature_valid else "pixels changed since signing"
             detection.reasons.append(f"{where}: {broken}")
@@ -178,6 +179,10 @@ def provenance_verdict(report: Any, detection: Detection) -> bool:
                 detection.reasons.append("watermark payload differs from the manifest's")
             return True
         detection.reasons.append(f"{where} signed by {_signer_phrase(c2pa)} does not declare AI generation")
+        if report.watermark_found:  # only synthface-generated pixels carry this mark
+            detection.verdict = WATERMARK
+            detection.reasons.append(f"yet the pixels carry synthface watermark {mark['payload']}")
+            return True
         return False
     if report.manifest == "store":
         detection.verdict = WATERMARK
@@ -211,7 +216,8 @@ def _check_model_spec(spec: str) -> None:
     """Refuse a model path that does not exist before any image is read (a Hub id is checked on use)."""
     looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec
     if looks_like_path and not Path(spec).expanduser().exists():
-        raise SynthfaceError(f"detector model {spec} does not exist; pass a model folder or a Hub id USER/NAME")
+        raise SynthfaceError(f"detector model {spec} does not exist; pass a model folder or a Hub id "
+                             "USER/NAME")
 
 
 class DetectPipeline:

@@ -95,8 +95,8 @@ def evaluate_detector(
     report: dict[str, Any] = {
         "threshold": threshold,
         "real": {"source": reals.source, "split": real_split, "images": len(real_images)},
-        "fake": [{"source": f.source, "label": f.label, "split": fake_split, "images": len(fake_images[f.label])}
-                 for f in fakes],
+        "fake": [{"source": f.source, "label": f.label, "split": fake_split,
+                  "images": len(fake_images[f.label])} for f in fakes],
         "conditions": {},
     }
     curves: dict[str, Any] = {}
@@ -116,7 +116,7 @@ def evaluate_detector(
                     continue
                 entry[group] = {}
                 for score in SCORES:
-                    positives = np.concatenate([fake_scored[label].probabilities[score] for label in labels_in])
+                    positives = np.concatenate([fake_scored[name].probabilities[score] for name in labels_in])
                     negatives = real_scored.probabilities[score]
                     y = np.concatenate([np.zeros(len(negatives)), np.ones(len(positives))])
                     p = np.concatenate([negatives, positives])
@@ -136,12 +136,13 @@ def evaluate_detector(
 def summary_table(report: dict[str, Any], score: str = "combined") -> str:
     """Markdown table: one row per (generator, condition)."""
     lines = [f"score: {score}, threshold {report['threshold']:.2f}",
-             "| generator | condition | AP | ROC-AUC | acc@thr | TPR@1%FPR |", "| --- | --- | --- | --- | --- | --- |"]
+             "| generator | condition | AP | ROC-AUC | acc@thr | TPR@1%FPR |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for condition, entry in report["conditions"].items():
         for group, scores in entry.items():
             m = scores[score]
-            lines.append(f"| {group} | {condition} | {m['ap']:.4f} | {m['roc_auc']:.4f} | {m['accuracy']:.4f} | "
-                         f"{m['tpr_at_1pct_fpr']:.4f} |")
+            lines.append(f"| {group} | {condition} | {m['ap']:.4f} | {m['roc_auc']:.4f} | "
+                         f"{m['accuracy']:.4f} | {m['tpr_at_1pct_fpr']:.4f} |")
     return "\n".join(lines)
 
 

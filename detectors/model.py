@@ -140,7 +140,8 @@ class SynthDetector(
         self.spectral_coef.copy_(torch.as_tensor(spectral["coef"]))
         self.spectral_intercept.copy_(torch.as_tensor(spectral["intercept"]))
         self.calibration_cnn.copy_(torch.tensor([cnn_calibration.slope, cnn_calibration.offset]))
-        self.calibration_spectral.copy_(torch.tensor([spectral_calibration.slope, spectral_calibration.offset]))
+        self.calibration_spectral.copy_(
+            torch.tensor([spectral_calibration.slope, spectral_calibration.offset]))
         self.combiner.copy_(torch.tensor(list(combiner), dtype=torch.float32))
         self.fitted.fill_(1.0)
 
@@ -151,7 +152,8 @@ class SynthDetector(
     def combine(self, cnn_logit: np.ndarray, spectral_logit: np.ndarray) -> np.ndarray:
         """Combined calibrated probability from the two raw logits (a logistic stack, weights >= 0)."""
         w_cnn, w_spec, bias = self.combiner.tolist()
-        return PlattCalibrator(1.0, 0.0)(w_cnn * np.asarray(cnn_logit) + w_spec * np.asarray(spectral_logit) + bias)
+        stacked = w_cnn * np.asarray(cnn_logit) + w_spec * np.asarray(spectral_logit) + bias
+        return PlattCalibrator(1.0, 0.0)(stacked)
 
     # --- scoring ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -183,7 +185,8 @@ class SynthDetector(
                 tile = image[top:top + _TILE, left:left + _TILE]
                 if min(tile.shape[:2]) < MIN_SIDE:
                     continue
-                batch = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+                batch = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1)[None]
+                batch = batch.float() / 127.5 - 1.0
                 logits = self.patch_logits(batch)
                 total += float(logits.sum())
                 count += logits.numel()

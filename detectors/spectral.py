@@ -67,7 +67,8 @@ def spectral_features(image: np.ndarray, bins: int = 32) -> np.ndarray:
     ring, axis, ring_counts, axis_counts = _bin_layout(side_h, side_w, bins)
     ring_profile = np.bincount(ring[ring >= 0], weights=power[ring >= 0], minlength=bins) / ring_counts
     axis_profile = np.bincount(axis[axis >= 0], weights=power[axis >= 0], minlength=bins) / axis_counts
-    return np.concatenate([ring_profile - ring_profile.mean(), axis_profile - ring_profile]).astype(np.float32)
+    features = np.concatenate([ring_profile - ring_profile.mean(), axis_profile - ring_profile])
+    return features.astype(np.float32)
 
 
 def batch_features(images: list[np.ndarray] | np.ndarray, bins: int = 32) -> np.ndarray:

@@ -38,7 +38,8 @@ def assign_splits(names: Sequence[str], val: float = 0.1, test: float = 0.2) -> 
     for name in names:
         path = PurePosixPath(name)
         group = str(path.parent) if by_identity else name
-        declared = next((_FOLDER_SPLITS[p.lower()] for p in path.parts[:-1] if p.lower() in _FOLDER_SPLITS), None)
+        declared = next((_FOLDER_SPLITS[p.lower()] for p in path.parts[:-1] if p.lower() in _FOLDER_SPLITS),
+                        None)
         if declared == "train":
             # Identities of a declared training folder are only divided between train and val.
             out.append("val" if _unit(path.parent.name if by_identity else name) < val else "train")

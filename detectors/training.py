@@ -109,17 +109,17 @@ class _BatchSampler:
         self.rng = rng
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        half = self.config.batch // 2
-        rng = self.rng
+        config, rng = self.config, self.rng
+        half = config.batch // 2
         views = []
         for _ in range(half):
             native = self.native is not None and len(self.native) > 0 and rng.random() < self.config.native_p
             pool = self.native if native else self.reals
-            views.append(augment(pool[rng.integers(0, len(pool))], self.config.crop, rng, self.config.augment))
+            views.append(augment(pool[rng.integers(0, len(pool))], self.config.crop, rng, config.augment))
         sources = rng.integers(0, len(self.fakes), self.config.batch - half)
         for s in sources:
             pool = self.fakes[s]
-            views.append(augment(pool[rng.integers(0, len(pool))], self.config.crop, rng, self.config.augment))
+            views.append(augment(pool[rng.integers(0, len(pool))], self.config.crop, rng, config.augment))
         images = torch.from_numpy(np.stack(views)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
         labels = torch.cat([torch.zeros(half), torch.ones(self.config.batch - half)])
         return images, labels
@@ -151,13 +151,14 @@ def _labelled(data: TrainingData, split: str, limit: int, rng: np.random.Generat
 
 
 def _fit_combiner(cnn: np.ndarray, spectral: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
-    """Logistic stack of the two logits with non-negative weights (so the combined score is monotone in each)."""
+    """Logistic stack of the two logits, weights >= 0 (so the combined score is monotone in each)."""
     from sklearn.linear_model import LogisticRegression
 
     features = np.stack([cnn, spectral], axis=1)
     keep = [0, 1]
     while keep:
-        model = LogisticRegression(C=100.0, max_iter=1000, class_weight="balanced").fit(features[:, keep], labels)
+        model = LogisticRegression(C=100.0, max_iter=1000, class_weight="balanced")
+        model.fit(features[:, keep], labels)
         weights = model.coef_[0]
         if (weights > 0).all():
             full = [0.0, 0.0]
@@ -233,12 +234,14 @@ def _check_config(config: TrainDetectorConfig) -> None:
     if not config.fake:
         raise SynthfaceError("pass at least one --fake source of generated images")
     if config.crop < 16 or config.crop > config.resolution:
-        raise SynthfaceError(f"--crop must be from 16 to the resolution ({config.resolution}), got {config.crop}")
+        raise SynthfaceError(f"--crop must be from 16 to the resolution ({config.resolution}), "
+                             f"got {config.crop}")
     if config.batch < 2 or config.steps < 1:
         raise SynthfaceError("--batch must be at least 2 and --steps at least 1")
 
 
-def train_detector(config: TrainDetectorConfig, resume: bool = False, data: TrainingData | None = None) -> Path:
+def train_detector(config: TrainDetectorConfig, resume: bool = False,
+                   data: TrainingData | None = None) -> Path:
     """Run (or resume) training into `config.out`; returns the saved detector folder."""
     from tqdm.auto import tqdm
 
@@ -256,7 +259,8 @@ def train_detector(config: TrainDetectorConfig, resume: bool = False, data: Trai
     out = Path(config.out)
     newest = latest_checkpoint(out)
     if newest is not None and not resume:
-        raise SynthfaceError(f"{out} already holds a detector run; pass --resume to continue it or choose a new --out")
+        raise SynthfaceError(f"{out} already holds a detector run; pass --resume to continue it or choose "
+                             "a new --out")
     data = data or load_training_data(config)
     torch.manual_seed(config.seed)
     model = _model_from(config)
@@ -265,8 +269,12 @@ def train_detector(config: TrainDetectorConfig, resume: bool = False, data: Trai
     step = 0
     if newest is not None:
         state = load_state(newest)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError):
+            raise SynthfaceError(f"checkpoint {newest} does not fit this model; resume with the options "
+                                 f"the run was started with (see {out / 'training_config.json'})") from None
         rng.bit_generator.state = json.loads(state["numpy_rng"])
         set_rng_state(state["rng"])
         step = int(state["step"])
@@ -276,8 +284,8 @@ def train_detector(config: TrainDetectorConfig, resume: bool = False, data: Trai
     loss_fn = torch.nn.BCEWithLogitsLoss()
     began = time.perf_counter()
     model.train()
-    with tqdm(total=config.steps, initial=step, unit="step", desc="train detector", disable=not config.progress,
-              dynamic_ncols=True) as bar:
+    with tqdm(total=config.steps, initial=step, unit="step", desc="train detector",
+              disable=not config.progress, dynamic_ncols=True) as bar:
         while step < config.steps:
             images, labels = sampler.next()
             logits = model(images)

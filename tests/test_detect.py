@@ -153,7 +153,8 @@ def test_reencoded_signed_image_is_found_through_the_watermark(signed, key_dir, 
     with_store = _json_lines(_cli([str(jpeg), "--json", "--store", str(store), "--key-dir", str(key_dir),
                                    "--fail-on", "synthetic"]).stdout)[0]
     assert with_store["verdict"] == WATERMARK
-    assert with_store["c2pa"]["manifest"] == "store" and with_store["c2pa"]["manifest_file"].endswith("0011.c2pa")
+    assert with_store["c2pa"]["manifest"] == "store"
+    assert with_store["c2pa"]["manifest_file"].endswith("0011.c2pa")
     assert with_store["c2pa"]["persona"] == "persona-11" and with_store["watermark"]["matches"] == "store"
 
     alone = _json_lines(_cli([str(jpeg), "--json", "--no-classifier"]).stdout)[0]
@@ -209,7 +210,8 @@ def test_corrupt_and_missing_files_are_reported_and_the_batch_goes_on(tmp_path, 
     truncated.write_bytes(good.read_bytes()[:200])
     garbage = tmp_path / "garbage.jpg"
     garbage.write_bytes(b"\xff\xd8\xff" + bytes(range(256)) * 4)
-    args = [str(truncated), str(garbage), str(tmp_path / "missing.png"), str(tmp_path / "*.nothing"), str(good)]
+    args = [str(truncated), str(garbage), str(tmp_path / "missing.png"), str(tmp_path / "*.nothing"),
+            str(good)]
     result = _cli([*args, "--model", str(constant_model)])
     assert result.exit_code == 2
     rows = result.stdout.splitlines()
@@ -253,3 +255,18 @@ def test_a_model_that_cannot_load_stops_the_run_with_one_line(tmp_path) -> None:
     result = _cli([str(photo), "--model", str(not_a_model)])
     assert result.exit_code == 2
     assert "is not a detector folder" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_model_from_the_hub_by_repo_id(hub_server, tmp_path, constant_model) -> None:
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo("user/detector", exist_ok=True)
+    api.upload_folder(folder_path=constant_model, repo_id="user/detector", commit_message="detector")
+    photo = tmp_path / "photo.png"
+    Image.fromarray(_face_like(64, 9)).save(photo)
+    (line,) = _json_lines(_cli([str(photo), "--json", "--model", "user/detector"]).stdout)
+    assert line["verdict"] == "likely synthetic (classifier p=0.88)"
+    assert line["classifier"]["model"] == "user/detector"
+    missing = _cli([str(photo), "--model", "user/no-such-detector"])
+    assert missing.exit_code == 2 and "user/no-such-detector" in missing.stderr

@@ -102,11 +102,11 @@ def test_training_resumes_from_its_checkpoint(toy_pair, tmp_path, monkeypatch) -
 
     monkeypatch.setenv("SYNTHFACE_CACHE", str(tmp_path / "cache"))
     fake, real = toy_pair
-    data = TrainingData(load_split_source(real, 64, max_images=60, progress=False, num_workers=1),
-                        [load_split_source(fake, 64, max_images=60, progress=False, num_workers=1)],
-                        native_reals=load_split_source(real, 96, max_images=60, progress=False, num_workers=1))
-    config = TrainDetectorConfig(fake=[str(fake)], real=str(real), out=str(tmp_path / "run"), steps=4, batch=8,
-                                 checkpoint_every=2, progress=False, calibration_views=0, **TINY)
+    options = {"max_images": 60, "progress": False, "num_workers": 1}
+    data = TrainingData(load_split_source(real, 64, **options), [load_split_source(fake, 64, **options)],
+                        native_reals=load_split_source(real, 96, **options))
+    config = TrainDetectorConfig(fake=[str(fake)], real=str(real), out=str(tmp_path / "run"), steps=4,
+                                 batch=8, checkpoint_every=2, progress=False, calibration_views=0, **TINY)
     train_detector(config, data=data)
     with pytest.raises(SynthfaceError, match="--resume"):
         train_detector(config, data=data)
@@ -135,6 +135,12 @@ def test_calibration_maps_to_unit_interval_and_is_monotone() -> None:
         fit_platt(scores, np.ones(400))
     rows = reliability_bins(calibrator(scores), labels)
     assert sum(row["count"] for row in rows) == 400
+    # The diagram weighs the classes equally: three copies of every fake change nothing.
+    tripled = np.concatenate([scores, np.repeat(scores[labels == 1], 2)])
+    tripled_labels = np.concatenate([labels, np.ones(2 * int(labels.sum()), dtype=labels.dtype)])
+    again = reliability_bins(calibrator(tripled), tripled_labels)
+    fractions = [round(r["fraction_synthetic"], 9) for r in rows]
+    assert [round(r["fraction_synthetic"], 9) for r in again] == fractions
 
 
 def test_spectral_features_have_one_length_at_every_size() -> None:
@@ -155,8 +161,8 @@ def test_the_cnn_scores_any_size_and_saves_and_loads_itself(tmp_path) -> None:
     images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((64, 64, 3), (256, 256, 3),
                                                                          (40, 70, 3), (64, 64, 3))]
     assert model.patch_logits(torch.zeros(1, 3, 64, 64)).shape == (1, 32, 32)
-    model.set_heads({"mean": np.zeros(16), "scale": np.ones(16), "coef": rng.normal(size=16),
-                     "intercept": np.zeros(1)}, PlattCalibrator(2.0, 0.5), PlattCalibrator(1.0, 0.0), (1.0, 0.5, 0.0))
+    head = {"mean": np.zeros(16), "scale": np.ones(16), "coef": rng.normal(size=16), "intercept": np.zeros(1)}
+    model.set_heads(head, PlattCalibrator(2.0, 0.5), PlattCalibrator(1.0, 0.0), (1.0, 0.5, 0.0))
     scores = model.score_images(images)
     assert scores.probability.shape == (4,) and np.all((scores.probability >= 0) & (scores.probability <= 1))
     with pytest.raises(SynthfaceError, match="too small"):
@@ -207,3 +213,57 @@ def test_augmentation_and_conditions_keep_images_usable() -> None:
     assert sizes["clean"] == sizes["jpeg50"] == sizes["blur1"] == (64, 64, 3)
     assert sizes["resize0.5"] == (32, 32, 3) and sizes["crop10"] == (58, 58, 3)
     assert not np.array_equal(apply_condition(pixels, "jpeg50"), pixels)
+
+
+def _cli(args: list[str]):
+    import typer
+    from typer.testing import CliRunner
+
+    from detectors.commands import register
+
+    app = typer.Typer()
+    register(app)
+    return CliRunner().invoke(app, args)
+
+
+def test_eval_and_train_commands(toy_run, toy_pair, tmp_path, monkeypatch) -> None:
+    config, folder = toy_run
+    fake, real = toy_pair
+    monkeypatch.setenv("SYNTHFACE_CACHE", str(tmp_path / "cache"))
+    result = _cli(["eval-detector", "--model", str(folder), "--fake", str(fake), "--real", str(real),
+                   "--out", str(tmp_path / "report"), "--limit", "12", "--workers", "1", "--save-metrics"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert set(report["conditions"]) == set(CONDITIONS)
+    assert report["real"]["images"] == 12 and report["fake"][0]["images"] == 12
+    for entry in report["conditions"].values():
+        for metric in entry["fake"]["combined"].values():
+            assert 0.0 <= metric <= 1.0
+    assert "| fake | jpeg75 |" in (tmp_path / "report" / "report.md").read_text()
+    assert json.loads((folder / "metrics.json").read_text())["ap/clean"] == round(
+        report["conditions"]["clean"]["fake"]["combined"]["ap"], 4)
+
+    again = _cli(["train-detector", "--fake", str(fake), "--real", str(real), "--out", config.out])
+    assert again.exit_code == 2 and "--resume" in again.output and "Traceback" not in again.output
+    bad = _cli(["eval-detector", "--model", str(folder), "--fake", str(fake), "--real", str(real),
+                "--out", str(tmp_path / "r2"), "--real-split", "holdout"])
+    assert bad.exit_code == 2 and "--real-split" in bad.output
+
+
+def test_make_fakes_writes_one_png_per_seed(tmp_path) -> None:
+    from synthface.generator import Generator
+
+    torch.manual_seed(0)
+    Generator(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=32
+              ).save_pretrained(str(tmp_path / "gen"))
+    result = _cli(["make-fakes", "--generator", str(tmp_path / "gen"), "--out", str(tmp_path / "fakes"),
+                   "--count", "6", "--psi", "0.5,1.0", "--mixing", "0.5"])
+    assert result.exit_code == 0, result.output
+    files = sorted(p.name for p in (tmp_path / "fakes").iterdir())
+    assert len(files) == 6 and files[0].startswith("seed0000000_psi0.50")
+    assert {name.split("_")[1][:7] for name in files} == {"psi0.50", "psi1.00"}
+    assert any("_mix" in name for name in files)
+    with Image.open(tmp_path / "fakes" / files[0]) as image:
+        assert image.size == (16, 16) and image.mode == "RGB"
+    assert _cli(["make-fakes", "--generator", str(tmp_path / "gen"), "--out", str(tmp_path / "x"),
+                 "--psi", "fast"]).exit_code == 2

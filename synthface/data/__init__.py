@@ -6,26 +6,24 @@ Used by the GAN trainer, the FID reference statistics and the detector::
     prep = prepare_images("../shared/data/faces", resolution=64)
     prep.images  # torch.uint8 [N, 3, 64, 64]
 """
+from synthface.lazy import lazy_exports
 
-from synthface.data.cache import cache_root, prepared_cache_dir
-from synthface.data.decode import MAX_IMAGE_PIXELS, ImageReadError, load_image
-from synthface.data.geometry import CROP_PRESETS, FIT_MODES, crop_and_resize, preset_box, resolve_preset
-from synthface.data.prepare import PreparedImages, prepare_images
-from synthface.data.sources import IMAGE_EXTENSIONS, list_image_files
+_EXPORTS = {
+    "cache_root": "synthface.data.cache",
+    "prepared_cache_dir": "synthface.data.cache",
+    "MAX_IMAGE_PIXELS": "synthface.data.decode",
+    "ImageReadError": "synthface.data.decode",
+    "load_image": "synthface.data.decode",
+    "CROP_PRESETS": "synthface.data.geometry",
+    "FIT_MODES": "synthface.data.geometry",
+    "crop_and_resize": "synthface.data.geometry",
+    "preset_box": "synthface.data.geometry",
+    "resolve_preset": "synthface.data.geometry",
+    "PreparedImages": "synthface.data.prepare",
+    "prepare_images": "synthface.data.prepare",
+    "IMAGE_EXTENSIONS": "synthface.data.sources",
+    "list_image_files": "synthface.data.sources",
+}
 
-__all__ = [
-    "CROP_PRESETS",
-    "FIT_MODES",
-    "IMAGE_EXTENSIONS",
-    "MAX_IMAGE_PIXELS",
-    "ImageReadError",
-    "PreparedImages",
-    "cache_root",
-    "crop_and_resize",
-    "list_image_files",
-    "load_image",
-    "prepare_images",
-    "prepared_cache_dir",
-    "preset_box",
-    "resolve_preset",
-]
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

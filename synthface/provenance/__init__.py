@@ -11,43 +11,32 @@ and by anyone checking an image::
 
     report = verify_image("0001.png", trust_anchors_pem(), ManifestStore("faces"))
 """
+from synthface.lazy import lazy_exports
 
-from synthface.provenance.keys import (
-    KeyPaths,
-    SigningIdentity,
-    default_key_dir,
-    init_keys,
-    load_signing_identity,
-    trust_anchors_pem,
-)
-from synthface.provenance.manifest import build_manifest, generation_assertion
-from synthface.provenance.payload import Payload, image_id_from, key_id_from
-from synthface.provenance.signing import SignedImage, mark_and_sign, sidecar_path, sign_image
-from synthface.provenance.store import ManifestStore
-from synthface.provenance.verify import VerificationReport, verify_image
-from synthface.provenance.watermark import ALGORITHM, WatermarkReading, decode_watermark, embed_watermark
+_EXPORTS = {
+    "KeyPaths": "synthface.provenance.keys",
+    "SigningIdentity": "synthface.provenance.keys",
+    "default_key_dir": "synthface.provenance.keys",
+    "init_keys": "synthface.provenance.keys",
+    "load_signing_identity": "synthface.provenance.keys",
+    "trust_anchors_pem": "synthface.provenance.keys",
+    "build_manifest": "synthface.provenance.manifest",
+    "generation_assertion": "synthface.provenance.manifest",
+    "Payload": "synthface.provenance.payload",
+    "image_id_from": "synthface.provenance.payload",
+    "key_id_from": "synthface.provenance.payload",
+    "SignedImage": "synthface.provenance.signing",
+    "mark_and_sign": "synthface.provenance.signing",
+    "sidecar_path": "synthface.provenance.signing",
+    "sign_image": "synthface.provenance.signing",
+    "ManifestStore": "synthface.provenance.store",
+    "VerificationReport": "synthface.provenance.verify",
+    "verify_image": "synthface.provenance.verify",
+    "ALGORITHM": "synthface.provenance.watermark",
+    "WatermarkReading": "synthface.provenance.watermark",
+    "decode_watermark": "synthface.provenance.watermark",
+    "embed_watermark": "synthface.provenance.watermark",
+}
 
-__all__ = [
-    "ALGORITHM",
-    "KeyPaths",
-    "ManifestStore",
-    "Payload",
-    "SignedImage",
-    "SigningIdentity",
-    "VerificationReport",
-    "WatermarkReading",
-    "build_manifest",
-    "decode_watermark",
-    "default_key_dir",
-    "embed_watermark",
-    "generation_assertion",
-    "image_id_from",
-    "init_keys",
-    "key_id_from",
-    "load_signing_identity",
-    "mark_and_sign",
-    "sidecar_path",
-    "sign_image",
-    "trust_anchors_pem",
-    "verify_image",
-]
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
