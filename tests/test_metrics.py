@@ -423,3 +423,30 @@ def test_metrics_cli_end_to_end(monkeypatch, tmp_path):
     missing = CliRunner().invoke(app, ["metrics", "--model", str(tmp_path / "nope"), "--data", str(data_dir)])
     assert missing.exit_code == 2
     assert "model folder not found" in missing.output and len(missing.output.strip().splitlines()) == 1
+
+
+def test_metrics_cli_reference_subset(monkeypatch, tmp_path):
+    """--num-reference scores against a seeded random subset with its own cache entry."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from synthface.metrics.commands import register
+
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app)
+    monkeypatch.setattr(inception_module, "_load_network", lambda device: _CheapNetwork())
+    model_dir = tmp_path / "model"
+    tiny_generator().save_pretrained(model_dir)
+    data_dir = tmp_path / "faces"
+    data_dir.mkdir()
+    for index, image in enumerate(smooth_images(8, size=20, seed=5)):
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(data_dir / f"{index}.png")
+    base = ["metrics", "--model", str(model_dir), "--data", str(data_dir), "--num", "6", "--kid-subsets", "3",
+            "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--json"]
+    subset = CliRunner().invoke(app, [*base, "--num-reference", "5", "--out", str(tmp_path / "subset.json")])
+    full = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "full.json")])
+    assert subset.exit_code == 0 and full.exit_code == 0, subset.output + full.output
+    assert json.loads((tmp_path / "subset.json").read_text())["num_reference"] == 5
+    assert json.loads((tmp_path / "full.json").read_text())["num_reference"] == 8
+    assert len(list((tmp_path / "cache" / "fid-reference").glob("*subset5-seed0*"))) == 1

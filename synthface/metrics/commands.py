@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -48,6 +50,21 @@ def _format_report(result: dict, model: str, data: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Subset:
+    """A seeded random subset of prepared images, with its own reference-cache key."""
+
+    images: Any
+    cache_key: str
+
+
+def _random_subset(prepared: Any, count: int, seed: int) -> _Subset:
+    import torch
+
+    order = torch.randperm(len(prepared.images), generator=torch.Generator().manual_seed(seed))[:count]
+    return _Subset(prepared.images[order.sort().values], f"{prepared.cache_key}-subset{count}-seed{seed}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the `metrics` command to the CLI."""
 
@@ -66,6 +83,11 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
         seed: int = typer.Option(0, "--seed", min=0, help="First seed; samples use seeds seed..seed+num-1."),
         kid_subsets: int = typer.Option(100, "--kid-subsets", min=1, help="Subsets KID averages over."),
+        num_reference: int | None = typer.Option(
+            None, "--num-reference", min=2,
+            help="Use a random (seeded) subset of this many real images (default: all). Saves CPU time; "
+            "FID from fewer samples is biased upwards, so compare runs only at equal counts.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON instead of a table."),
         out: Path | None = typer.Option(None, "--out", help="Also write the result as JSON to this file."),
         cache_dir: Path | None = typer.Option(
@@ -92,6 +114,8 @@ def register(app: typer.Typer) -> None:
         )
         if len(prepared.images) < 2:
             raise SynthfaceError(f"{data}: need at least 2 usable images for reference statistics")
+        if num_reference is not None and num_reference < len(prepared.images):
+            prepared = _random_subset(prepared, num_reference, seed)
         reference = reference_stats(
             prepared,
             device=target,
