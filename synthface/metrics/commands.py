@@ -20,6 +20,9 @@ from synthface.errors import SynthfaceError, user_errors
 def _load_generator(model: str, device: str):  # -> Generator
     from synthface.generator import Generator
 
+    run_export = Path(model).expanduser() / "generator"
+    if (run_export / "config.json").is_file():  # a training run folder: use its EMA generator
+        model = str(run_export)
     looks_like_path = model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
     if looks_like_path and not Path(model).expanduser().exists():
         raise SynthfaceError(f"model folder not found: {model}; pass a folder made by save_pretrained or a Hub id")
