@@ -9,6 +9,7 @@ the weights stay identical (a test checks this).
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 
@@ -40,7 +41,10 @@ def init_distributed(device_kind: str) -> DistInfo:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if not dist.is_initialized():
         backend = "nccl" if device_kind == "cuda" else "gloo"
-        dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
+        # Rank 0 alone renders grids and computes FID while the others wait at the next
+        # all-reduce; on a CPU that can take far longer than the default 30 minute timeout.
+        dist.init_process_group(backend=backend, rank=rank, world_size=world_size,
+                                timeout=datetime.timedelta(hours=4))
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank)
 
 
