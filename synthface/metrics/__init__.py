@@ -9,8 +9,7 @@ Public API (imported lazily, so `synthface.metrics.commands` stays light)::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from synthface.lazy import lazy_exports
 
 _EXPORTS = {
     "InceptionFeatures": "synthface.metrics.inception",
@@ -31,8 +30,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'synthface.metrics' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

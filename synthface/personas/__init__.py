@@ -10,8 +10,7 @@ Public API (lazy imports keep `synthface --help` fast)::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from synthface.lazy import lazy_exports
 
 _EXPORTS = {
     "GenerateOptions": "synthface.personas.pipeline",
@@ -32,8 +31,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'synthface.personas' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,6 @@ class TrainConfig:
     device: str = "auto"
     channels_last: bool = False
     progress: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def resolve_defaults(self, on_gpu: bool) -> TrainConfig:
         """Fill width, EMA and R1 defaults from the resolution and the device kind."""
