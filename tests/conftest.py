@@ -32,3 +32,27 @@ def few_face_files(faces_dir: Path) -> list[Path]:
     celeba = sorted((faces_dir / "celeba" / "test").rglob("*.jpg"))[:24]
     lfw = sorted((faces_dir / "lfw").rglob("*.jpg"))[:12]
     return celeba + lfw
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary SYNTHFACE_HOME with no signing or detector settings from the environment.
+
+    Provenance tests must never touch the user's real keys or config.
+    """
+    home = tmp_path / "home"
+    monkeypatch.setenv("SYNTHFACE_HOME", str(home))
+    for name in ("SYNTHFACE_SIGNING_CERT", "SYNTHFACE_SIGNING_KEY", "SYNTHFACE_TRUST_ANCHORS",
+                 "SYNTHFACE_DETECTOR"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture(scope="module")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throwaway local CA and signing certificate, made once per test module."""
+    from synthface.provenance import init_keys
+
+    directory = tmp_path_factory.mktemp("keys")
+    init_keys(directory)
+    return directory

@@ -27,7 +27,6 @@ from synthface.provenance import (
     Payload,
     generation_assertion,
     image_id_from,
-    init_keys,
     load_signing_identity,
     mark_and_sign,
 )
@@ -35,21 +34,8 @@ from synthface.provenance import (
 DETECTION_KEYS = {"path", "verdict", "synthetic", "reasons", "c2pa", "watermark", "classifier", "error"}
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("SYNTHFACE_HOME", str(home))
-    for name in ("SYNTHFACE_SIGNING_CERT", "SYNTHFACE_SIGNING_KEY", "SYNTHFACE_TRUST_ANCHORS",
-                 "SYNTHFACE_DETECTOR"):
-        monkeypatch.delenv(name, raising=False)
-    return home
-
-
-@pytest.fixture(scope="module")
-def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("keys")
-    init_keys(directory)
-    return directory
+# Every test runs with a temporary SYNTHFACE_HOME (fixtures in conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
 def _face_like(size: int, seed: int) -> np.ndarray:
