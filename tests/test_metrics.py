@@ -395,9 +395,9 @@ def test_compute_generator_metrics_returns_the_documented_fields(monkeypatch, tm
     json.dumps(result)  # plain Python numbers only
 
 
-def test_metrics_cli_end_to_end(monkeypatch, tmp_path):
+def _metrics_cli(monkeypatch, tmp_path, num_images: int, seed: int):
+    """The `metrics` command on a tiny saved generator and a folder of smooth images (cheap network)."""
     from PIL import Image
-    from typer.testing import CliRunner
 
     from synthface.metrics.commands import register
 
@@ -409,8 +409,15 @@ def test_metrics_cli_end_to_end(monkeypatch, tmp_path):
     tiny_generator().save_pretrained(model_dir)
     data_dir = tmp_path / "faces"
     data_dir.mkdir()
-    for index, image in enumerate(smooth_images(6, size=20, seed=3)):
+    for index, image in enumerate(smooth_images(num_images, size=20, seed=seed)):
         Image.fromarray(image.permute(1, 2, 0).numpy()).save(data_dir / f"{index}.png")
+    return app, model_dir, data_dir
+
+
+def test_metrics_cli_end_to_end(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    app, model_dir, data_dir = _metrics_cli(monkeypatch, tmp_path, num_images=6, seed=3)
     out = tmp_path / "metrics.json"
     args = ["metrics", "--model", str(model_dir), "--data", str(data_dir), "--num", "8", "--kid-subsets", "4",
             "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--json", "--out", str(out)]
@@ -427,21 +434,9 @@ def test_metrics_cli_end_to_end(monkeypatch, tmp_path):
 
 def test_metrics_cli_reference_subset(monkeypatch, tmp_path):
     """--num-reference scores against a seeded random subset with its own cache entry."""
-    from PIL import Image
     from typer.testing import CliRunner
 
-    from synthface.metrics.commands import register
-
-    app = typer.Typer()
-    app.callback()(lambda: None)
-    register(app)
-    monkeypatch.setattr(inception_module, "_load_network", lambda device: _CheapNetwork())
-    model_dir = tmp_path / "model"
-    tiny_generator().save_pretrained(model_dir)
-    data_dir = tmp_path / "faces"
-    data_dir.mkdir()
-    for index, image in enumerate(smooth_images(8, size=20, seed=5)):
-        Image.fromarray(image.permute(1, 2, 0).numpy()).save(data_dir / f"{index}.png")
+    app, model_dir, data_dir = _metrics_cli(monkeypatch, tmp_path, num_images=8, seed=5)
     base = ["metrics", "--model", str(model_dir), "--data", str(data_dir), "--num", "6", "--kid-subsets", "3",
             "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--json"]
     subset = CliRunner().invoke(app, [*base, "--num-reference", "5", "--out", str(tmp_path / "subset.json")])
