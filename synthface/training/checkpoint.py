@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from synthface.errors import SynthfaceError
 from synthface.io_utils import atomic_path
@@ -67,10 +67,9 @@ def load_state(path: str | Path) -> dict[str, Any]:
 
     path = Path(path)
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        tensors = load_file(str(path))
-        tree = json.loads(metadata["synthface_state"])
+        with safe_open(str(path), framework="pt") as handle:  # one open: metadata and tensors
+            tree = json.loads((handle.metadata() or {})["synthface_state"])
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - safe_open is not iterable
     except Exception as exc:  # safetensors raises its own error type for damaged headers
         raise SynthfaceError(
             f"checkpoint {path} is unreadable ({exc}); delete it to resume from an older one"
