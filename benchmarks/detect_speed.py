@@ -2,8 +2,9 @@
 
 Cold start is the wall time of a fresh `python -m synthface.cli detect ONE.png --json` process,
 for an image that provenance settles (signed: the classifier is never loaded) and for one
-that needs the classifier (unsigned: torch and the model are loaded). The time of importing
-`synthface.cli` alone is reported too, to separate the CLI's own start from the detector's.
+that needs the classifier (unsigned: the model is loaded and scored with numpy, no torch).
+The time of importing `synthface.cli` alone is reported too, to separate the CLI's own
+start from the detector's. Throughput is measured for both scoring backends.
 Uses a throwaway key folder. Writes benchmarks/results/detect_speed.json.
 
     OMP_NUM_THREADS=1 python benchmarks/detect_speed.py [--model DIR] [--images 256] [--repeats 3]
@@ -51,10 +52,12 @@ def _stand_in_model(folder: Path) -> Path:
     return folder
 
 
-def throughput(model_dir: Path, size: int, count: int) -> float:
+def throughput(model_dir: Path, size: int, count: int, backend: str) -> float:
+    """Images/s of one backend: numpy (what `detect` runs) or torch (what eval-detector runs)."""
     from detectors.model import load_detector
+    from detectors.scoring import load_numpy_detector
 
-    model = load_detector(model_dir)
+    model = load_numpy_detector(model_dir) if backend == "numpy" else load_detector(model_dir)
     images = [_face_like(size, seed) for seed in range(count)]
     model.score_images(images[:8])  # warm-up
     began = time.perf_counter()
@@ -92,19 +95,12 @@ def cold_starts(model_dir: Path, work: Path, repeats: int) -> dict[str, float]:
     plain_path = work / "plain.png"
     Image.fromarray(_face_like(64, 2)).save(plain_path)
     python = [sys.executable]
-    # The same command without synthface.cli's other command modules (whose package imports are eager).
-    own_app = ("import sys, typer; from detectors.commands import register; app = typer.Typer(); "
-               "register(app); sys.argv[0] = 'synthface'; app()")
     commands = {
         "import_synthface_cli": python + ["-c", "import synthface.cli"],
         "detect_signed_png": python + ["-m", "synthface.cli", "detect", str(signed_path), "--json",
                                        "--model", str(model_dir)],
         "detect_unsigned_png_classifier": python + ["-m", "synthface.cli", "detect", str(plain_path),
                                                     "--json", "--model", str(model_dir)],
-        "detectors_only_signed_png": python + ["-c", own_app, "detect", str(signed_path), "--json",
-                                               "--model", str(model_dir)],
-        "detectors_only_unsigned_png_classifier": python + ["-c", own_app, "detect", str(plain_path),
-                                                            "--json", "--model", str(model_dir)],
     }
     return {name: statistics.median(_timed(cmd, env) for _ in range(repeats))
             for name, cmd in commands.items()}
@@ -120,8 +116,9 @@ def main() -> None:
         work = Path(tmp)
         model_dir = args.model or _stand_in_model(work / "model")
         rates = {
-            "images_per_s_64px": throughput(model_dir, 64, args.images),
-            "images_per_s_256px": throughput(model_dir, 256, max(16, args.images // 8)),
+            f"images_per_s_{size}px_{backend}": throughput(model_dir, size, count, backend)
+            for backend in ("numpy", "torch")
+            for size, count in ((64, args.images), (256, max(16, args.images // 8)))
         }
         starts = cold_starts(model_dir, work, args.repeats)
     result = {

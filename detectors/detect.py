@@ -5,8 +5,9 @@
    edited a labelled image (`synthetic (tampered manifest)`).
 2. Watermark: our payload in the pixels survives re-encoding and screenshots; with
    `--store` it leads back to the signed manifest (`synthetic (watermark)`).
-3. Classifier: only when neither layer settled it is the detector model loaded (torch is
-   the slowest import there is) and its calibrated probability decides
+3. Classifier: only when neither layer settled it is the detector model loaded (with
+   numpy, see `detectors.scoring`: torch alone would take most of the cold-start budget)
+   and its calibrated probability decides
    (`likely synthetic (classifier p=0.97)` or `no evidence of synthesis`).
 
 Nothing here raises for a bad file: each image yields a `Detection`, errors included,
@@ -253,10 +254,10 @@ class DetectPipeline:
 
     def model(self) -> Any:
         if self._model is None:
-            from detectors.model import load_detector
+            from detectors.scoring import load_numpy_detector
 
             try:
-                self._model = load_detector(self.model_spec)
+                self._model = load_numpy_detector(self.model_spec)
             except SynthfaceError as exc:
                 raise ModelUnavailable(str(exc)) from None
             self.model_loads += 1
@@ -304,7 +305,7 @@ class DetectPipeline:
             return
         import numpy as np
 
-        from detectors.model import MIN_SIDE
+        from detectors.scoring import MIN_SIDE
         from synthface.data import load_image
 
         pixels = np.asarray(load_image(path))

@@ -14,7 +14,6 @@ the generator (locally or from the Hub) and nothing is ever unpickled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,29 +21,20 @@ import torch
 from torch import nn
 
 from detectors.calibration import PlattCalibrator
-from detectors.spectral import feature_length, linear_logits, spectral_features
+from detectors.scoring import (
+    MIN_SIDE,
+    DetectorHeads,
+    DetectorScores,
+    batches_by_shape,
+    check_images,
+    image_tiles,
+    resolve_detector_folder,
+)
+from detectors.spectral import feature_length
 from synthface.errors import SynthfaceError
 from synthface.modeling import SelfDescribingModel
 
-MIN_SIDE = 16
-# Images are batched by size up to this many pixels per forward pass (memory stays bounded
-# for 1024 px photos while 64 px avatars still go through in large batches).
-_PIXELS_PER_BATCH = 64 * 64 * 128
-# Larger images are scored tile by tile (the patch logits are averaged over all tiles), so a
-# 4000 px photo needs no more memory than a 512 px one.
-_TILE = 512
-
-
-@dataclass
-class DetectorScores:
-    """Per-image scores; the probabilities are calibrated, `probability` is the combined one."""
-
-    cnn_logit: np.ndarray
-    spectral_logit: np.ndarray
-    cnn_probability: np.ndarray
-    spectral_probability: np.ndarray
-    probability: np.ndarray
-
+__all__ = ["MIN_SIDE", "DetectorScores", "SynthDetector", "load_detector"]
 
 def _conv_block(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
     return nn.Sequential(
@@ -149,11 +139,14 @@ class SynthDetector(
         cnn, spec = self.calibration_cnn.tolist(), self.calibration_spectral.tolist()
         return PlattCalibrator(cnn[0], cnn[1]), PlattCalibrator(spec[0], spec[1])
 
+    def heads(self) -> DetectorHeads:
+        cnn_calibration, spectral_calibration = self.calibrators()
+        return DetectorHeads(self.spectral_bins, self.spectral_head(), cnn_calibration, spectral_calibration,
+                             tuple(self.combiner.tolist()))  # type: ignore[arg-type]
+
     def combine(self, cnn_logit: np.ndarray, spectral_logit: np.ndarray) -> np.ndarray:
         """Combined calibrated probability from the two raw logits (a logistic stack, weights >= 0)."""
-        w_cnn, w_spec, bias = self.combiner.tolist()
-        stacked = w_cnn * np.asarray(cnn_logit) + w_spec * np.asarray(spectral_logit) + bias
-        return PlattCalibrator(1.0, 0.0)(stacked)
+        return self.heads().combine(cnn_logit, spectral_logit)
 
     # --- scoring ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -161,75 +154,36 @@ class SynthDetector(
         """CNN logits of uint8 HWC RGB images of any sizes (grouped by size into batches)."""
         self.eval()
         out = np.zeros(len(images), dtype=np.float32)
-        by_shape: dict[tuple[int, ...], list[int]] = {}
-        for index, image in enumerate(images):
-            by_shape.setdefault(image.shape, []).append(index)
-        for shape, indices in by_shape.items():
-            if shape[0] * shape[1] > _TILE * _TILE:
-                for index in indices:
-                    out[index] = self._tiled_logit(images[index])
+        for tiled, indices in batches_by_shape(images):
+            if tiled:
+                out[indices[0]] = self._tiled_logit(images[indices[0]])
                 continue
-            per_batch = max(1, _PIXELS_PER_BATCH // (shape[0] * shape[1]))
-            for start in range(0, len(indices), per_batch):
-                chunk = indices[start:start + per_batch]
-                batch = torch.from_numpy(np.stack([images[i] for i in chunk])).permute(0, 3, 1, 2)
-                out[chunk] = self(batch.float() / 127.5 - 1.0).numpy()
+            batch = torch.from_numpy(np.stack([images[i] for i in indices])).permute(0, 3, 1, 2)
+            out[indices] = self(batch.float() / 127.5 - 1.0).numpy()
         return out
 
     def _tiled_logit(self, image: np.ndarray) -> float:
-        """Mean patch logit over the whole image, computed on tiles of at most _TILE x _TILE px."""
-        height, width = image.shape[:2]
+        """Mean patch logit over the whole image, computed on tiles of at most TILE x TILE px."""
         total, count = 0.0, 0
-        for top in range(0, height, _TILE):
-            for left in range(0, width, _TILE):
-                tile = image[top:top + _TILE, left:left + _TILE]
-                if min(tile.shape[:2]) < MIN_SIDE:
-                    continue
-                batch = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1)[None]
-                batch = batch.float() / 127.5 - 1.0
-                logits = self.patch_logits(batch)
-                total += float(logits.sum())
-                count += logits.numel()
+        for tile in image_tiles(image):
+            batch = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1)[None]
+            logits = self.patch_logits(batch.float() / 127.5 - 1.0)
+            total += float(logits.sum())
+            count += logits.numel()
         return total / max(count, 1)
 
     def spectral_logits_uint8(self, images: list[np.ndarray]) -> np.ndarray:
-        if not images:
-            return np.zeros(0, dtype=np.float32)
-        features = np.stack([spectral_features(image, self.spectral_bins) for image in images])
-        return linear_logits(features, self.spectral_head()).astype(np.float32)
+        return self.heads().spectral_logits(images)
 
     def score_images(self, images: list[np.ndarray]) -> DetectorScores:
         """Calibrated scores for uint8 HxWx3 RGB images (each at least 16x16 px)."""
-        for image in images:
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise SynthfaceError("the detector scores uint8 RGB images (H x W x 3)")
-            if min(image.shape[:2]) < MIN_SIDE:
-                raise SynthfaceError(
-                    f"image of {image.shape[1]}x{image.shape[0]} px is too small to score (min {MIN_SIDE} px)"
-                )
-        cnn = self.cnn_logits_uint8(images)
-        spec = self.spectral_logits_uint8(images)
-        cal_cnn, cal_spec = self.calibrators()
-        return DetectorScores(
-            cnn_logit=cnn,
-            spectral_logit=spec,
-            cnn_probability=cal_cnn(cnn),
-            spectral_probability=cal_spec(spec),
-            probability=self.combine(cnn, spec),
-        )
+        check_images(images)
+        return self.heads().scores(images, self.cnn_logits_uint8(images))
 
 
 def load_detector(spec: str | Path) -> SynthDetector:
     """A trained detector from a folder (config.json + model.safetensors), a run folder or a Hub id."""
-    path = Path(spec).expanduser()
-    if (path / "detector" / "config.json").is_file():
-        path = path / "detector"
-    if not path.is_dir():
-        from synthface.hub import resolve_model
-
-        path = resolve_model(str(spec))
-    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
-        raise SynthfaceError(f"{spec} is not a detector folder (needs config.json and model.safetensors)")
+    path = resolve_detector_folder(spec)
     try:
         model = SynthDetector.from_pretrained(str(path))
     except (OSError, ValueError, RuntimeError, TypeError) as exc:

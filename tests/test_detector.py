@@ -96,6 +96,21 @@ def test_toy_detector_beats_chance_on_held_out_people(toy_run, toy_pair, tmp_pat
     assert summary["steps"] == 40 and summary["data"]["real"]["test"] == len(reals.splits["test"])
 
 
+def test_numpy_scorer_gives_the_torch_models_scores(toy_run) -> None:
+    """`detect` scores with numpy (no torch import); it must be the same detector, number for number."""
+    from detectors.scoring import TILE, load_numpy_detector
+
+    _, folder = toy_run
+    torch_model, numpy_model = load_detector(folder), load_numpy_detector(folder)
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 256, size=shape, dtype=np.uint8)
+              for shape in [(64, 64, 3)] * 3 + [(37, 53, 3), (TILE + 40, TILE + 9, 3)]]
+    expected, got = torch_model.score_images(images), numpy_model.score_images(images)
+    np.testing.assert_allclose(got.cnn_logit, expected.cnn_logit, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(got.probability, expected.probability, atol=1e-5)
+    assert numpy_model.threshold == torch_model.threshold
+
+
 def test_training_resumes_from_its_checkpoint(toy_pair, tmp_path, monkeypatch) -> None:
     from detectors.data import load_split_source
     from detectors.training import TrainingData

@@ -174,7 +174,9 @@ def preprocess(images_uint8: torch.Tensor, device: torch.device) -> torch.Tensor
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
     images = tf_legacy_bilinear_resize(images, INCEPTION_RESOLUTION)
-    return (images - 128.0) / 128.0
+    # channels_last lets oneDNN skip a layout reorder around every conv: 1.4x on a 2-core
+    # CPU (benchmarks/fid_speed.py), same features to 5e-6.
+    return ((images - 128.0) / 128.0).contiguous(memory_format=torch.channels_last)
 
 
 @contextlib.contextmanager
