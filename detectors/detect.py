@@ -30,7 +30,6 @@ WATERMARK = "synthetic (watermark)"
 NO_EVIDENCE = "no evidence of synthesis"
 ERROR = "error"
 LIKELY_PREFIX = "likely synthetic"
-ENV_DETECTOR = "SYNTHFACE_DETECTOR"
 _GLOB_CHARS = set("*?[")
 
 
@@ -104,12 +103,10 @@ def _image_extensions() -> frozenset[str]:
 
 
 def default_model_spec() -> str | None:
-    """$SYNTHFACE_DETECTOR, else the detector shipped inside the package (once there is one)."""
-    env = os.environ.get(ENV_DETECTOR)
-    if env:
-        return env
-    shipped = Path(__file__).resolve().parent / "weights"
-    return str(shipped) if (shipped / "config.json").is_file() else None
+    """$SYNTHFACE_DETECTOR, else the detector shipped inside the package."""
+    from synthface.pretrained import default_detector_spec
+
+    return default_detector_spec()
 
 
 def _c2pa_summary(report: Any) -> dict[str, Any]:

@@ -429,7 +429,7 @@ def test_metrics_cli_end_to_end(monkeypatch, tmp_path):
 
     missing = CliRunner().invoke(app, ["metrics", "--model", str(tmp_path / "nope"), "--data", str(data_dir)])
     assert missing.exit_code == 2
-    assert "model folder not found" in missing.output and len(missing.output.strip().splitlines()) == 1
+    assert "does not exist" in missing.output and len(missing.output.strip().splitlines()) == 1
 
 
 def test_metrics_cli_reference_subset(monkeypatch, tmp_path):

@@ -14,18 +14,31 @@ from synthface.generator.networks import Generator
 from synthface.generator.seeds import z_from_seeds
 
 
-def load_generator(spec: str, device: str = "cpu") -> Generator:
-    """A generator from a save_pretrained folder, a training run folder or a Hub id."""
-    path = Path(spec)
+def load_generator(spec: str | Path | None = None, device: str = "cpu") -> Generator:
+    """A generator from a save_pretrained folder, a training run folder or a Hub id.
+
+    None means the default: $SYNTHFACE_GENERATOR, else the generator bundled with synthface.
+    """
+    if spec is None:
+        from synthface.pretrained import default_generator_spec
+
+        spec = default_generator_spec()
+    path = Path(spec).expanduser()
     if (path / "generator" / "config.json").is_file():
         path = path / "generator"
-    if path.is_dir():
-        if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
-            raise SynthfaceError(f"{spec} is not a generator folder (needs config.json and model.safetensors)")
-        return Generator.from_pretrained(str(path)).to(device).eval()
-    from synthface.hub import resolve_model
+    if not path.is_dir():
+        from synthface.hub import resolve_model
 
-    return Generator.from_pretrained(str(resolve_model(spec))).to(device).eval()
+        path = resolve_model(str(spec))
+    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
+        raise SynthfaceError(f"{spec} is not a generator folder (needs config.json and model.safetensors)")
+    try:
+        G = Generator.from_pretrained(str(path))
+    except (OSError, ValueError, RuntimeError, TypeError, KeyError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise SynthfaceError(f"cannot load generator {spec} ({reason}); it needs a config.json and "
+                             "model.safetensors written by save_pretrained") from None
+    return G.to(device).eval()
 
 
 @torch.no_grad()

@@ -17,28 +17,6 @@ import typer
 from synthface.errors import SynthfaceError, user_errors
 
 
-def _load_generator(model: str, device: str):  # -> Generator
-    from synthface.generator import Generator
-
-    run_export = Path(model).expanduser() / "generator"
-    if (run_export / "config.json").is_file():  # a training run folder: use its EMA generator
-        model = str(run_export)
-    looks_like_path = model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
-    if looks_like_path and not Path(model).expanduser().exists():
-        raise SynthfaceError(f"model folder not found: {model}; pass a folder made by save_pretrained or a Hub id")
-    try:
-        G = Generator.from_pretrained(model)
-    except SynthfaceError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - hub/IO/config errors all mean "this is not a usable model"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise SynthfaceError(
-            f"cannot load generator {model!r} ({reason}); pass a folder with config.json and "
-            "model.safetensors, or a Hub model id"
-        ) from exc
-    return G.to(device).eval()
-
-
 def _format_report(result: dict, model: str, data: str) -> str:
     return "\n".join(
         [
@@ -74,7 +52,8 @@ def register(app: typer.Typer) -> None:
     @app.command("metrics")
     @user_errors
     def metrics(
-        model: str = typer.Option(..., "--model", help="Generator folder or Hub model id."),
+        model: str = typer.Option(None, "--model", help="Generator folder, run folder or Hub model id "
+                                  "(default: the bundled generator)."),
         data: str = typer.Option(..., "--data", help="Real images: folder, dataset folder or Hub dataset."),
         num: int = typer.Option(10000, "--num", min=2, help="Generated samples (10000 = the usual FID-10k)."),
         psi: float = typer.Option(1.0, "--psi", help="Truncation psi (1.0 = none; lower scores worse)."),
@@ -99,6 +78,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """FID and KID of a generator's samples against real images (TF-Inception, as in the papers)."""
         from synthface.data import prepare_images
+        from synthface.generator.sampling import load_generator
         from synthface.io_utils import write_text_atomic
         from synthface.metrics.evaluate import compute_generator_metrics
         from synthface.metrics.inception import resolve_device
@@ -106,7 +86,11 @@ def register(app: typer.Typer) -> None:
 
         began = time.perf_counter()
         target = resolve_device(device)
-        G = _load_generator(model, str(target))
+        if model is None:
+            from synthface.pretrained import default_generator_spec
+
+            model = default_generator_spec()
+        G = load_generator(model, str(target))
         size = resolution or G.img_resolution
         prepared = prepare_images(
             data,

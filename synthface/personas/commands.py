@@ -16,7 +16,8 @@ from synthface.errors import SynthfaceError, user_errors
 
 @user_errors
 def generate_personas_command(
-    model: str = typer.Option(..., "--model", help="Generator folder, training run folder or Hub id USER/NAME."),
+    model: str = typer.Option(None, "--model", help="Generator folder, training run folder or Hub id USER/NAME "
+                              "(default: the generator bundled with synthface)."),
     out: Path = typer.Option(..., "--out", help="Dataset folder to write (Hub layout)."),
     count: int = typer.Option(None, "--count", help="Number of personas (seeds seed-start ...)."),
     psi: float = typer.Option(0.7, "--psi", help="Truncation psi: lower is more typical, less diverse."),

@@ -34,8 +34,8 @@ MANIFESTS_DIR = "manifests"
 class GenerateOptions:
     """Everything `synthface generate-personas` takes (see the command's --help)."""
 
-    model: str
     out: Path
+    model: str | None = None  # None: the bundled generator (synthface.pretrained)
     count: int | None = None
     psi: float = 0.7
     seed_start: int = 0
@@ -165,6 +165,10 @@ def _prepare_run(options: GenerateOptions) -> _Run:
     from synthface.provenance import load_signing_identity
 
     _check_options(options)
+    if options.model is None:
+        from synthface.pretrained import default_generator_spec
+
+        options.model = default_generator_spec()
     personas = plan_personas(options)
     model_dir = resolve_model(options.model)
     generator = load_generator(str(model_dir))

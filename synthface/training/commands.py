@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @user_errors
     def sample(
-        model: str = typer.Option(..., help="Generator folder, run folder or Hub id."),
+        model: str = typer.Option(None, help="Generator folder, run folder or Hub id (default: the bundled one)."),
         seeds: str = typer.Option("0-15", help="Seeds: 0-15 or 1,5,9."),
         psi: float = typer.Option(0.7, help="Truncation psi (1: no truncation)."),
         out: Path = typer.Option(Path("grid.png"), help="Output PNG."),
