@@ -111,6 +111,17 @@ def test_missing_keys_say_run_keys_init(tmp_path: Path) -> None:
         load_signing_identity(key_dir=tmp_path / "nothing")
 
 
+def test_first_run_creates_one_identity_and_keeps_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """generate-personas on a fresh machine must sign with no set-up step, and not re-key later."""
+    directory = tmp_path / "keys"
+    first = load_signing_identity(key_dir=directory, create_if_missing=True)
+    assert "created a local signing key" in capsys.readouterr().err
+    second = load_signing_identity(key_dir=directory, create_if_missing=True)
+    assert second.key_id == first.key_id and capsys.readouterr().err == ""
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_env_vars_select_the_signing_identity(key_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYNTHFACE_SIGNING_CERT", str(key_dir / "signer.pem"))
     monkeypatch.setenv("SYNTHFACE_SIGNING_KEY", str(key_dir / "signer.key"))

@@ -188,7 +188,7 @@ def _prepare_run(options: GenerateOptions) -> _Run:
             f"model {options.model} has no memorisation guard ({GUARD_FILE}); build it with "
             f"`synthface build-guard --model {options.model} --data TRAINING_DATA`, or pass --no-guard"
         )
-    identity = load_signing_identity(options.cert, options.key)
+    identity = load_signing_identity(options.cert, options.key, create_if_missing=True)
     sha256 = checkpoint_sha256(model_dir)
     num_shards = -(-len(personas) // options.shard_size)
     return _Run(options, model_dir, generator, _generator_id(options.model, model_dir), sha256, personas,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -285,11 +287,35 @@ def _config_file_entry(name: str) -> str | None:
     return str(value) if value else None
 
 
+def _create_keys_once(directory: Path) -> None:
+    """`init_keys` into `directory` unless another process got there first.
+
+    Keys are made in a private temporary folder and renamed into place, so concurrent first
+    runs (torchrun ranks, parallel jobs) end up sharing one identity instead of overwriting
+    each other's keys.
+    """
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = directory.parent / f".{directory.name}-{os.getpid()}.tmp"
+    init_keys(staging, force=True)
+    try:
+        os.rename(staging, directory)  # replaces an empty folder; fails if someone else's keys are there
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    print(f"synthface: created a local signing key and CA in {directory} (trusted on this machine; "
+          "see `synthface keys --help` to use your own)", file=sys.stderr)
+
+
 def load_signing_identity(
-    cert: Path | None = None, key: Path | None = None, key_dir: Path | None = None
+    cert: Path | None = None, key: Path | None = None, key_dir: Path | None = None,
+    create_if_missing: bool = False,
 ) -> SigningIdentity:
     """Find the signing identity: explicit paths, then $SYNTHFACE_SIGNING_CERT/KEY, then the
-    `signing_cert`/`signing_key` entries of config.json, then the keys `synthface keys init` made."""
+    `signing_cert`/`signing_key` entries of config.json, then the keys `synthface keys init` made.
+
+    With `create_if_missing`, a machine with no keys at all gets them made on the spot (what a
+    first `synthface generate-personas` needs: signed output with no set-up step).
+    """
     if (cert is None) != (key is None):
         raise SynthfaceError("pass both --cert and --key (a certificate chain and its private key)")
     if cert is not None and key is not None:
@@ -304,6 +330,8 @@ def load_signing_identity(
         return _identity_from_files(Path(conf_cert), Path(conf_key), "config file")
     directory = Path(key_dir) if key_dir is not None else default_key_dir()
     paths = _key_paths(directory)
+    if create_if_missing and not any(p.exists() for p in (paths.ca_key, paths.signer_key, paths.signer_chain)):
+        _create_keys_once(directory)
     if not (paths.signer_chain.exists() and paths.signer_key.exists()):
         raise SynthfaceError(
             f"no signing key in {directory}; run `synthface keys init` (or pass --cert and --key)"
