@@ -109,3 +109,35 @@ def test_damaged_guard_file_is_one_clear_error(tmp_path):
         from synthface.personas.guard import build_guard
 
         build_guard(torch.zeros(2, 3, 64, 64, dtype=torch.uint8), progress=False)
+
+
+def test_model_card_command_describes_the_guard_and_metrics(tiny_generator, tmp_path):
+    """`synthface card` (what the bundled model's README.md comes from) states the guard and the scores."""
+    import json
+
+    import typer
+    from huggingface_hub import ModelCard
+    from typer.testing import CliRunner
+
+    from synthface.hub.commands import register
+    from synthface.personas.guard import build_guard, guard_path
+
+    model = tmp_path / "gen"
+    tiny_generator.save_pretrained(model)
+    (model / "metrics.json").write_text(json.dumps({"fid_10k": 42.5, "kimg": 126}))
+    app = typer.Typer()
+    register(app)
+    without = CliRunner().invoke(app, ["card", str(model)])
+    assert without.exit_code == 0, without.output
+    assert "has no such guard" in (model / "README.md").read_text()
+
+    training = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (12, 3, 64, 64), dtype=np.uint8))
+    build_guard(training, pca_dim=4, input_size=FAST, progress=False).save(guard_path(model))
+    result = CliRunner().invoke(app, ["card", str(model), "--repo", "me/faces"])
+    assert result.exit_code == 0, result.output
+    card = ModelCard.load(model / "README.md")
+    assert "features of 12 training images" in card.text and "has no such guard" not in card.text
+    assert "| fid_10k | 42.5 |" in card.text and "me/faces" in card.text
+    assert "ai-generated" in card.data.tags
+    missing = CliRunner().invoke(app, ["card", str(tmp_path / "nothing")])
+    assert missing.exit_code != 0 and "missing" in missing.output

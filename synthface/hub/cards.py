@@ -64,12 +64,14 @@ def render_model_card(
     model_name: str | None = None,
     training_data: Sequence[str] = ("celeba", "lfw"),
     extra_tags: Sequence[str] = (),
+    guard: Mapping[str, Any] | None = None,
 ) -> str:
     """README.md text (YAML metadata + body) for a `kind` in {"generator", "detector"} model.
 
     `config` is the model's config.json (shown as a table), `metrics` maps a metric
     name (e.g. "fid", "auc") to its measured value; `training_data` names keys of
-    `TRAINING_DATA`; `repo_id` fills the usage examples.
+    `TRAINING_DATA`; `repo_id` fills the usage examples; `guard` is the memorisation guard's
+    info (`MemorisationGuard.info` plus its threshold) when one ships with the model.
     """
     if kind not in KINDS:
         raise SynthfaceError(f"unknown model card kind {kind!r}: use one of {', '.join(KINDS)}")
@@ -102,5 +104,6 @@ def render_model_card(
         training_data=[TRAINING_DATA[key] for key in training_data],
         synthface_version=getattr(synthface, "__version__", "unknown"),
         resolution=config.get("img_resolution"),
+        guard=dict(guard) if guard else None,
     )
     return str(card)

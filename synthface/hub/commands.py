@@ -1,4 +1,5 @@
-"""`synthface publish`: put a persona dataset, generator or detector folder on the Hub."""
+"""`synthface publish` puts a persona dataset, generator or detector folder on the Hub; `synthface card`
+writes a model folder's card before that."""
 
 from __future__ import annotations
 
@@ -39,6 +40,18 @@ def publish(
     typer.echo(url)
 
 
+@user_errors
+def card(
+    folder: Path = typer.Argument(..., help="Generator or detector folder (config.json + model.safetensors)."),
+    repo: str | None = typer.Option(None, "--repo", help="Repo id USER/NAME to show in the usage examples."),
+) -> None:
+    """(Re)write FOLDER/README.md, the model card, from config.json, metrics.json and the guard."""
+    from synthface.hub.publish import check_model_folder, write_model_card
+
+    typer.echo(f"wrote {write_model_card(folder, check_model_folder(folder), repo)}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `synthface publish` to the CLI."""
+    """Add `synthface publish` and `synthface card` to the CLI."""
     app.command("publish")(publish)
+    app.command("card")(card)

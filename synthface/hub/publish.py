@@ -61,7 +61,7 @@ def detect_repo_type(folder: str | Path) -> RepoType:
     )
 
 
-def _check_model_folder(folder: Path) -> dict:
+def check_model_folder(folder: Path) -> dict:
     missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
     if missing:
         raise SynthfaceError(f"{folder} is missing {', '.join(missing)}: save the model with save_pretrained")
@@ -108,6 +108,11 @@ def _ensure_model_card(folder: Path, config: dict, repo_id: str) -> None:
     existing = readme.read_text(encoding="utf-8", errors="replace") if readme.is_file() else None
     if existing is not None and MIXIN_PLACEHOLDER_MARK not in existing:
         return
+    write_model_card(folder, config, repo_id)
+
+
+def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> Path:
+    """(Re)write `folder/README.md` from its config.json, metrics.json and memorisation guard."""
     from synthface.hub.cards import TRAINING_DATA, render_model_card
     from synthface.io_utils import write_text_atomic
 
@@ -124,8 +129,16 @@ def _ensure_model_card(folder: Path, config: dict, repo_id: str) -> None:
     if not (known and training_data):
         training_data = list(TRAINING_DATA)
     kind = _card_kind(config)
-    card = render_model_card(kind, config, metrics, repo_id=repo_id, training_data=training_data)
+    guard = None
+    if kind == "generator":
+        from synthface.personas.guard import load_guard
+
+        loaded = load_guard(folder)
+        guard = None if loaded is None else {**loaded.info, "threshold": loaded.threshold}
+    card = render_model_card(kind, config, metrics, repo_id=repo_id, training_data=training_data, guard=guard)
+    readme = folder / "README.md"
     write_text_atomic(readme, card)
+    return readme
 
 
 def publish_folder(
@@ -156,7 +169,7 @@ def publish_folder(
         raise SynthfaceError(f"repo {repo_id!r} needs a namespace: use USER/NAME")
     repo_type = repo_type or detect_repo_type(folder)
     if repo_type == "model":
-        _ensure_model_card(folder, _check_model_folder(folder), repo_id)
+        _ensure_model_card(folder, check_model_folder(folder), repo_id)
     elif repo_type == "dataset":
         _check_dataset_folder(folder)
     else:
