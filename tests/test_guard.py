@@ -1,6 +1,7 @@
 """The memorisation guard: a training image planted among generated ones must be caught.
 
-Inception runs on the CPU at the guard's small input size; a few dozen images keep it fast.
+Both feature spaces are tested: pixels (the default) and Inception at its smallest input size
+(a few dozen images keep it fast on the CPU).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ FAST = 75  # smallest Inception input: fastest guard for tests
 def real_faces(faces_dir, tmp_path_factory):
     from synthface.data import prepare_images
 
-    prepared = prepare_images(faces_dir / "celeba" / "test", resolution=64, max_images=40, progress=False,
+    prepared = prepare_images(faces_dir / "celeba" / "test", resolution=64, max_images=48, progress=False,
                               cache_dir=tmp_path_factory.mktemp("prep-cache"), num_workers=1)
     return prepared.images
 
@@ -45,7 +46,8 @@ def test_planted_training_image_is_caught_and_new_images_pass(real_faces, tiny_g
     from synthface.provenance import Payload, embed_watermark
 
     train, unseen = real_faces[:32], real_faces[32:]
-    guard = build_guard(train, pca_dim=16, input_size=FAST, progress=False, source="celeba/test")
+    guard = build_guard(train, pca_dim=16, feature="inception", input_size=FAST, progress=False,
+                        source="celeba/test")
     assert guard.bank.dtype == torch.float16 and guard.bank.shape == (32, 16)
     assert 0 < guard.threshold < guard.info["nn_distance_median"]
     loaded = MemorisationGuard.load(guard.save(tmp_path / "guard.safetensors"))
@@ -66,6 +68,37 @@ def test_planted_training_image_is_caught_and_new_images_pass(real_faces, tiny_g
     # their minimum). benchmarks/generate_speed.py measures the false-drop rate on a real bank.
 
 
+def _near_copies(images: torch.Tensor) -> torch.Tensor:
+    """What a memorising generator might emit: shifted a pixel, mirrored, re-compressed (JPEG 75)."""
+    import io
+
+    from PIL import Image
+
+    out = []
+    for index, image in enumerate(images):
+        pixels = np.roll(image.permute(1, 2, 0).numpy(), 1, axis=1)
+        if index % 2:
+            pixels = pixels[:, ::-1]
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, "JPEG", quality=75)
+        out.append(torch.from_numpy(np.asarray(Image.open(buffer))).permute(2, 0, 1))
+    return torch.stack(out)
+
+
+def test_pixel_guard_catches_shifted_mirrored_recompressed_copies(real_faces, tiny_generator, tmp_path):
+    from synthface.personas.guard import MemorisationGuard, build_guard
+
+    train, unseen = real_faces[:36], real_faces[36:]
+    guard = MemorisationGuard.load(build_guard(train, pca_dim=16, progress=False).save(tmp_path / "g.safetensors"))
+    assert guard.feature == "pixels" and guard.info["feature"].startswith("pixels/")
+    copies = _near_copies(train[:10])
+    check = guard.check(torch.cat([copies, _generated(tiny_generator, range(4))]))
+    assert check.flagged[:10].all() and check.nearest[:10].tolist() == list(range(10))
+    assert not check.flagged[10:].any(), "an untrained generator's blobs are nobody's photo"
+    # Different photos of other people mostly pass (36 photos calibrate the line only roughly).
+    assert guard.check(unseen).flagged.mean() <= 0.25
+
+
 def test_guard_in_the_pipeline_drops_copies_and_the_card_counts_them(tiny_generator, tmp_path, monkeypatch):
     """Treat seeds 2-4 of a model as its "training images": generating seeds 0-5 must drop exactly those."""
     import datasets
@@ -81,7 +114,7 @@ def test_guard_in_the_pipeline_drops_copies_and_the_card_counts_them(tiny_genera
     tiny_generator.save_pretrained(model)
     noise = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (8, 3, 64, 64), dtype=np.uint8))
     training = torch.cat([_generated(tiny_generator, [2, 3, 4]), noise])
-    guard = build_guard(training, pca_dim=8, input_size=FAST, progress=False)
+    guard = build_guard(training, pca_dim=8, feature="inception", input_size=FAST, progress=False)
     # Untrained outputs all look alike to Inception, so eleven "training images" cannot calibrate the
     # line; set it between exact copies (distance ~0) and other outputs of this model.
     others = guard.check(_generated(tiny_generator, [0, 1, 5])).distances
@@ -132,7 +165,7 @@ def test_model_card_command_describes_the_guard_and_metrics(tiny_generator, tmp_
     assert "has no such guard" in (model / "README.md").read_text()
 
     training = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (12, 3, 64, 64), dtype=np.uint8))
-    build_guard(training, pca_dim=4, input_size=FAST, progress=False).save(guard_path(model))
+    build_guard(training, pca_dim=4, progress=False).save(guard_path(model))
     result = CliRunner().invoke(app, ["card", str(model), "--repo", "me/faces"])
     assert result.exit_code == 0, result.output
     card = ModelCard.load(model / "README.md")

@@ -39,9 +39,10 @@ TRAINING_DATA: dict[str, dict[str, str]] = {
 
 
 def cards_dir() -> Path:
-    """Where the card templates live: $SYNTHFACE_CARDS_DIR, else `cards/` at the project root."""
+    """Where the card templates live: $SYNTHFACE_CARDS_DIR, else the ones installed with the package."""
     override = os.environ.get(CARDS_DIR_ENV)
-    folder = Path(override) if override else Path(__file__).resolve().parents[2] / "cards"
+    # `synthface/cards` links to the project's `cards/` in a checkout and is a real folder in a wheel.
+    folder = Path(override) if override else Path(__file__).resolve().parents[1] / "cards"
     if not folder.is_dir():
         raise SynthfaceError(f"card templates not found in {folder}; set {CARDS_DIR_ENV} to the cards folder")
     return folder

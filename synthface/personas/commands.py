@@ -71,7 +71,10 @@ def build_guard_command(
     data: str = typer.Option(..., "--data", help="The model's training data (folder, dataset or Hub id)."),
     pca_dim: int = typer.Option(64, "--pca-dim", help="Dimensions kept by PCA."),
     quantile: float = typer.Option(0.01, "--quantile", help="Quantile of real-to-real distances used as line."),
-    input_size: int = typer.Option(107, "--input-size", help="Inception input size (75..299; 299 = FID)."),
+    feature: str = typer.Option("pixels", "--feature", help="Feature space: pixels (fast, catches near-copies) "
+                                "or inception (perceptual, ~30 ms/image on a CPU core)."),
+    input_size: int = typer.Option(None, "--input-size", help="pixels: thumbnail side (default 16); "
+                                   "inception: input size 75..299 (default 107; 299 = FID)."),
     crop: str = typer.Option("auto", "--crop", help="Crop preset used when training (see prepare)."),
     max_images: int = typer.Option(None, "--max-images", help="Only the first N training images."),
 ) -> None:
@@ -84,10 +87,10 @@ def build_guard_command(
                               channels=int(config.get("img_channels", 3)), max_images=max_images)
     if prepared.skipped:
         print(f"warning: {len(prepared.skipped)} unreadable training image(s) skipped", file=sys.stderr)
-    guard = build_guard(prepared.images, pca_dim=pca_dim, quantile=quantile, input_size=input_size,
-                        source=str(data))
+    guard = build_guard(prepared.images, pca_dim=pca_dim, quantile=quantile, feature=feature,
+                        input_size=input_size, source=str(data))
     path = guard.save(guard_path(model_folder(model)))
-    typer.echo(f"wrote {path}: {len(guard.bank)} training images, {guard.bank.shape[1]} dims, "
+    typer.echo(f"wrote {path}: {len(guard.bank)} training images, {feature} features, {guard.bank.shape[1]} dims, "
                f"threshold {guard.threshold:.4g} ({quantile:g} quantile of real-to-real distances)")
     typer.echo(json.dumps(guard.info, sort_keys=True))
 
