@@ -169,7 +169,7 @@ def test_model_card_command_describes_the_guard_and_metrics(tiny_generator, tmp_
     result = CliRunner().invoke(app, ["card", str(model), "--repo", "me/faces"])
     assert result.exit_code == 0, result.output
     card = ModelCard.load(model / "README.md")
-    assert "features of 12 training images" in card.text and "has no such guard" not in card.text
+    assert "of 12 training images" in card.text and "has no such guard" not in card.text
     assert "| fid_10k | 42.5 |" in card.text and "me/faces" in card.text
     assert "ai-generated" in card.data.tags
     missing = CliRunner().invoke(app, ["card", str(tmp_path / "nothing")])
