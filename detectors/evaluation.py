@@ -207,4 +207,8 @@ def card_metrics(report: dict[str, Any]) -> dict[str, float]:
         group = "all" if "all" in entry else next(iter(entry))
         for name in ("ap", "roc_auc", "accuracy", "tpr_at_1pct_fpr"):
             metrics[f"{name}/{condition}"] = round(entry[group]["combined"][name], 4)
+        if len(entry) > 1:  # several generators: each one's AP too (the pooled figure hides the weak one)
+            for generator, scores in entry.items():
+                if generator != "all":
+                    metrics[f"ap/{condition}/{generator}"] = round(scores["combined"]["ap"], 4)
     return metrics
