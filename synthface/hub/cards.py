@@ -66,13 +66,15 @@ def render_model_card(
     training_data: Sequence[str] = ("celeba", "lfw"),
     extra_tags: Sequence[str] = (),
     guard: Mapping[str, Any] | None = None,
+    sample_grid: str | None = None,
 ) -> str:
     """README.md text (YAML metadata + body) for a `kind` in {"generator", "detector"} model.
 
     `config` is the model's config.json (shown as a table), `metrics` maps a metric
     name (e.g. "fid", "auc") to its measured value; `training_data` names keys of
     `TRAINING_DATA`; `repo_id` fills the usage examples; `guard` is the memorisation guard's
-    info (`MemorisationGuard.info` plus its threshold) when one ships with the model.
+    info (`MemorisationGuard.info` plus its threshold) when one ships with the model;
+    `sample_grid` a PNG beside the card to show.
     """
     if kind not in KINDS:
         raise SynthfaceError(f"unknown model card kind {kind!r}: use one of {', '.join(KINDS)}")
@@ -106,5 +108,6 @@ def render_model_card(
         synthface_version=getattr(synthface, "__version__", "unknown"),
         resolution=config.get("img_resolution"),
         guard=dict(guard) if guard else None,
+        sample_grid=sample_grid,
     )
     return str(card)

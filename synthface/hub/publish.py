@@ -111,8 +111,11 @@ def _ensure_model_card(folder: Path, config: dict, repo_id: str) -> None:
     write_model_card(folder, config, repo_id)
 
 
+SAMPLE_GRID = "samples.png"  # shown in the card when present (`synthface sample --out FOLDER/samples.png`)
+
+
 def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> Path:
-    """(Re)write `folder/README.md` from its config.json, metrics.json and memorisation guard."""
+    """(Re)write `folder/README.md` from its config.json, metrics.json, memorisation guard and sample grid."""
     from synthface.hub.cards import TRAINING_DATA, render_model_card
     from synthface.io_utils import write_text_atomic
 
@@ -135,7 +138,9 @@ def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> 
 
         loaded = load_guard(folder)
         guard = None if loaded is None else {**loaded.info, "threshold": loaded.threshold}
-    card = render_model_card(kind, config, metrics, repo_id=repo_id, training_data=training_data, guard=guard)
+    grid = SAMPLE_GRID if (folder / SAMPLE_GRID).is_file() else None
+    card = render_model_card(kind, config, metrics, repo_id=repo_id, training_data=training_data, guard=guard,
+                             sample_grid=grid)
     readme = folder / "README.md"
     write_text_atomic(readme, card)
     return readme
