@@ -215,7 +215,21 @@ def test_corrupt_and_missing_files_are_reported_and_the_batch_goes_on(tmp_path, 
     assert f"error: {truncated}:" in as_json.stderr
 
 
-def test_without_a_model_images_without_provenance_are_not_classified(tmp_path) -> None:
+def test_without_a_model_the_bundled_detector_classifies(tmp_path) -> None:
+    from synthface.pretrained import DEFAULT_DETECTOR_DIR
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(_face_like(64, 6)).save(photo)
+    result = _cli([str(photo), "--json"])
+    (line,) = _json_lines(result.stdout)
+    assert result.exit_code == 0 and line["classifier"]["model"] == str(DEFAULT_DETECTOR_DIR)
+    assert 0.0 <= line["classifier"]["probability"] <= 1.0
+
+
+def test_with_no_detector_at_all_images_without_provenance_are_not_classified(tmp_path, monkeypatch) -> None:
+    import synthface.pretrained
+
+    monkeypatch.setattr(synthface.pretrained, "DEFAULT_DETECTOR_DIR", tmp_path / "no-bundled-detector")
     photo = tmp_path / "photo.png"
     Image.fromarray(_face_like(64, 6)).save(photo)
     result = _cli([str(photo), "--json"])
