@@ -15,30 +15,16 @@ Writes benchmarks/results/guard_quality.json.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from synthface.io_utils import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "guard_quality.json"
-
-
-def near_copies(images: torch.Tensor) -> torch.Tensor:
-    out = []
-    for index, image in enumerate(images):
-        pixels = np.roll(image.permute(1, 2, 0).numpy(), 1, axis=1)
-        if index % 2:
-            pixels = pixels[:, ::-1]
-        buffer = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, "JPEG", quality=75)
-        out.append(torch.from_numpy(np.array(Image.open(buffer))).permute(2, 0, 1))
-    return torch.stack(out)
 
 
 def quantiles(values: np.ndarray, qs: tuple[float, ...]) -> dict[str, float]:
@@ -50,7 +36,7 @@ def main() -> None:
     from synthface.generator.images import to_uint8
     from synthface.generator.sampling import load_generator
     from synthface.generator.seeds import z_from_seeds
-    from synthface.personas.guard import load_guard, nearest_distances
+    from synthface.personas.guard import load_guard, near_copies, nearest_distances
     from synthface.pretrained import default_generator_spec
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

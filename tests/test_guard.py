@@ -68,30 +68,13 @@ def test_planted_training_image_is_caught_and_new_images_pass(real_faces, tiny_g
     # their minimum). benchmarks/generate_speed.py measures the false-drop rate on a real bank.
 
 
-def _near_copies(images: torch.Tensor) -> torch.Tensor:
-    """What a memorising generator might emit: shifted a pixel, mirrored, re-compressed (JPEG 75)."""
-    import io
-
-    from PIL import Image
-
-    out = []
-    for index, image in enumerate(images):
-        pixels = np.roll(image.permute(1, 2, 0).numpy(), 1, axis=1)
-        if index % 2:
-            pixels = pixels[:, ::-1]
-        buffer = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, "JPEG", quality=75)
-        out.append(torch.from_numpy(np.asarray(Image.open(buffer))).permute(2, 0, 1))
-    return torch.stack(out)
-
-
 def test_pixel_guard_catches_shifted_mirrored_recompressed_copies(real_faces, tiny_generator, tmp_path):
-    from synthface.personas.guard import MemorisationGuard, build_guard
+    from synthface.personas.guard import MemorisationGuard, build_guard, near_copies
 
     train, unseen = real_faces[:36], real_faces[36:]
     guard = MemorisationGuard.load(build_guard(train, pca_dim=16, progress=False).save(tmp_path / "g.safetensors"))
     assert guard.feature == "pixels" and guard.info["feature"].startswith("pixels/")
-    copies = _near_copies(train[:10])
+    copies = near_copies(train[:10])
     check = guard.check(torch.cat([copies, _generated(tiny_generator, range(4))]))
     assert check.flagged[:10].all() and check.nearest[:10].tolist() == list(range(10))
     assert not check.flagged[10:].any(), "an untrained generator's blobs are nobody's photo"

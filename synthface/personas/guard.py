@@ -265,6 +265,30 @@ class MemorisationGuard:
         return cls(bank, residual, mean.float(), components.float(), threshold, input_size, info, feature)
 
 
+def near_copies(images_uint8_nchw: torch.Tensor, jpeg_quality: int = 75) -> torch.Tensor:
+    """The copies the guard promises to catch: shifted 1 px, every other one mirrored, re-saved as JPEG.
+
+    Roughly what a memorising generator emits for a training photo; the tests and
+    benchmarks/guard_quality.py measure the guard against these.
+    """
+    import io
+
+    from PIL import Image
+
+    out = []
+    for index, image in enumerate(_checked_images(images_uint8_nchw)):
+        pixels = np.roll(image.permute(1, 2, 0).numpy(), 1, axis=1)
+        if index % 2:
+            pixels = pixels[:, ::-1]
+        if pixels.shape[2] == 1:
+            pixels = pixels[..., 0]
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, "JPEG", quality=jpeg_quality)
+        decoded = np.array(Image.open(buffer))
+        out.append(torch.from_numpy(decoded.reshape(*decoded.shape[:2], -1)).permute(2, 0, 1))
+    return torch.stack(out)
+
+
 def guard_path(model_dir: str | Path) -> Path:
     return Path(model_dir) / GUARD_FILE
 
