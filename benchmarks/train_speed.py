@@ -56,6 +56,9 @@ def build(base: int, cmax: int, dim: int, fused: bool) -> GANObjective:
     cfg = TrainConfig(resolution=64, batch=BATCH, channel_base=base, channel_max=cmax, z_dim=dim, w_dim=dim)
     cfg.resolve_defaults(on_gpu=False)
     G, D = Generator(**cfg.generator_kwargs()), Discriminator(**cfg.discriminator_kwargs())
+    if cfg.channels_last:  # as the trainer does (the CPU default)
+        G.to(memory_format=torch.channels_last)
+        D.to(memory_format=torch.channels_last)
     objective = GANObjective(cfg, G, D, Generator(**cfg.generator_kwargs()), torch.device("cpu"), DistInfo())
     if fused:
         synthesis = G.synthesis
@@ -88,6 +91,8 @@ def count_step_flops(objective: GANObjective, reals: torch.Tensor) -> float:
 def time_steps(objective: GANObjective, steps: int) -> tuple[float, float]:
     """img/s and GFLOP/img over `steps` steps starting at index 0 (so lazy regs run at their rate)."""
     reals = torch.rand(BATCH, 3, 64, 64) * 2 - 1
+    if objective.config.channels_last:
+        reals = reals.contiguous(memory_format=torch.channels_last)
     objective.step(reals, 1)  # warm-up (not a regulariser step)
     flops = count_step_flops(objective, reals)
     start = time.perf_counter()

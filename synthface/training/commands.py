@@ -54,7 +54,8 @@ def register(app: typer.Typer) -> None:
         fid_every_kimg: float = typer.Option(0.0, help="Compute FID every N kimg (0: never)."),
         fid_samples: int = typer.Option(5000),
         device: str = typer.Option("auto", help="auto, cpu or cuda."),
-        channels_last: bool = typer.Option(False, "--channels-last"),
+        channels_last: bool = typer.Option(None, "--channels-last/--no-channels-last",
+                                           help="Memory format (default: channels_last on CPU, not on GPU)."),
     ) -> None:
         """Train the style-based generator (also under `torchrun --nproc-per-node N`)."""
         from synthface.training.config import TrainConfig

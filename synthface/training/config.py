@@ -74,7 +74,7 @@ class TrainConfig:
     fid_every_kimg: float = 0.0
     fid_samples: int = 5000
     device: str = "auto"
-    channels_last: bool = False
+    channels_last: bool | None = None  # None: on for CPUs (oneDNN: +11-20% img/s in train_speed), off for GPUs
     progress: bool = True
 
     def resolve_defaults(self, on_gpu: bool) -> TrainConfig:
@@ -90,6 +90,8 @@ class TrainConfig:
         if self.r1_gamma is None:
             # The ADA heuristic: gamma = 0.0002 * res^2 / batch.
             self.r1_gamma = 0.0002 * self.resolution**2 / self.batch
+        if self.channels_last is None:
+            self.channels_last = not on_gpu
         return self
 
     def generator_kwargs(self) -> dict[str, Any]:
