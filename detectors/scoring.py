@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.calibration import PlattCalibrator
-from detectors.spectral import MIN_SIDE, spectral_features
+from detectors.spectral import MIN_SIDE, linear_logits, spectral_features
 from synthface.errors import SynthfaceError
 
 # Images are batched by size up to this many pixels per forward pass (memory stays bounded
@@ -57,8 +57,7 @@ class DetectorHeads:
         if not images:
             return np.zeros(0, dtype=np.float32)
         features = np.stack([spectral_features(image, self.spectral_bins) for image in images])
-        standardised = (features - self.spectral["mean"]) / self.spectral["scale"]
-        return (standardised @ self.spectral["coef"] + self.spectral["intercept"][0]).astype(np.float32)
+        return linear_logits(features, self.spectral).astype(np.float32)
 
     def combine(self, cnn_logit: np.ndarray, spectral_logit: np.ndarray) -> np.ndarray:
         """Combined calibrated probability from the two raw logits (a logistic stack, weights >= 0)."""
