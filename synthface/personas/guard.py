@@ -139,26 +139,33 @@ class InceptionEmbedder:
         return out
 
 
+def prepare_bank(bank: torch.Tensor, bank_residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """float32 bank rows with the residual norm as one more coordinate, and their squared norms.
+
+    With the residual as a coordinate, the guard's distance (below) is a plain Euclidean
+    distance, so one matmul gives all of it; the guard computes this once, not per batch.
+    """
+    augmented = torch.cat([bank.to(torch.float32), bank_residual.to(torch.float32)[:, None]], dim=1)
+    return augmented, augmented.square().sum(dim=1)
+
+
 def nearest_distances(queries: torch.Tensor, bank: torch.Tensor, query_residual: torch.Tensor,
-                      bank_residual: torch.Tensor, exclude_self: bool = False,
-                      chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+                      bank_residual: torch.Tensor, exclude_self: bool = False, chunk: int = 1024,
+                      prepared: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Distance from each query to its nearest bank row, and that row's index.
 
     The distance is Euclidean in PCA space plus the difference of the residual norms
     (the part of each feature outside the PCA subspace): a lower bound of the true
     feature distance that, unlike PCA alone, does not let an image far off the face
     manifold project onto a training face. With `exclude_self` the queries are the
-    bank itself and row i never matches i.
+    bank itself and row i never matches i. `prepared` is `prepare_bank(bank, bank_residual)`.
     """
-    bank32 = bank.to(torch.float32)
-    bank_sq = bank32.square().sum(dim=1)
-    bank_res = bank_residual.to(torch.float32)
+    bank_aug, bank_sq = prepared if prepared is not None else prepare_bank(bank, bank_residual)
     dists, index = [], []
     for start in range(0, queries.shape[0], chunk):
-        q = queries[start : start + chunk].to(torch.float32)
-        q_res = query_residual[start : start + chunk].to(torch.float32)
-        d2 = q.square().sum(dim=1, keepdim=True) + bank_sq[None, :] - 2.0 * q @ bank32.T
-        d2 = d2.clamp_min(0) + (q_res[:, None] - bank_res[None, :]).square()
+        q = torch.cat([queries[start : start + chunk].to(torch.float32),
+                       query_residual[start : start + chunk].to(torch.float32)[:, None]], dim=1)
+        d2 = torch.addmm(bank_sq[None, :], q, bank_aug.T, alpha=-2.0).add_(q.square().sum(dim=1, keepdim=True))
         if exclude_self:
             rows = torch.arange(q.shape[0])
             d2[rows, rows + start] = float("inf")
@@ -190,6 +197,7 @@ class MemorisationGuard:
     info: dict = field(default_factory=dict)
     feature: str = "inception"
     _embedder: PixelEmbedder | InceptionEmbedder | None = field(default=None, repr=False)
+    _prepared: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
 
     @property
     def embedder(self) -> PixelEmbedder | InceptionEmbedder:
@@ -206,7 +214,9 @@ class MemorisationGuard:
         images = _checked_images(images_uint8_nchw)
         both = self.embedder(torch.cat([images, images.flip(-1)]))
         reduced, residual = self.project(both)
-        distances, nearest = nearest_distances(reduced, self.bank, residual, self.residual)
+        if self._prepared is None:
+            self._prepared = prepare_bank(self.bank, self.residual)
+        distances, nearest = nearest_distances(reduced, self.bank, residual, self.residual, prepared=self._prepared)
         count = len(images)
         mirrored = distances[count:] < distances[:count]
         distances = np.where(mirrored, distances[count:], distances[:count])
