@@ -118,6 +118,21 @@ def test_save_and_load_round_trip(tmp_path) -> None:
         torch.testing.assert_close(loaded(z, psi=0.7), G(z, psi=0.7), rtol=0, atol=0)
 
 
+def test_commands_load_generators_channels_last_with_the_same_images(tmp_path) -> None:
+    """load_generator (every command's loader) switches to channels_last on the CPU for speed: same faces."""
+    from synthface.generator.sampling import load_generator
+
+    G = tiny_generator()
+    G.save_pretrained(tmp_path / "g")
+    fast = load_generator(tmp_path / "g")
+    assert any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+               for p in fast.parameters())
+    z = z_from_seeds([4, 5], G.z_dim)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(z, psi=0.7, noise_mode="const"), G.eval()(z, psi=0.7, noise_mode="const"),
+                                   rtol=0, atol=1e-4)
+
+
 def test_seeds_are_stable_and_parsed() -> None:
     torch.testing.assert_close(z_from_seeds([7, 8], 16)[1], z_from_seeds([8], 16)[0])
     assert parse_seeds("0-3,10") == [0, 1, 2, 3, 10]

@@ -197,3 +197,10 @@ def test_fid_is_logged_during_training(blobs: Path, tmp_path: Path, monkeypatch:
     fid_rows = [row for row in read_metrics(run) if "fid" in row]
     assert [row["step"] for row in fid_rows] == [2, 4]
     assert all(row["fid"] > 0 and row["fid_samples"] == 12 for row in fid_rows)
+
+
+def test_memory_format_defaults_to_channels_last_on_cpu_only() -> None:
+    """channels_last speeds the CPU step up (benchmarks/train_speed.py); GPUs keep NCHW unless asked."""
+    assert TrainConfig(data="x", out="y").resolve_defaults(on_gpu=False).channels_last is True
+    assert TrainConfig(data="x", out="y").resolve_defaults(on_gpu=True).channels_last is False
+    assert TrainConfig(data="x", out="y", channels_last=False).resolve_defaults(on_gpu=False).channels_last is False
