@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
         data: str = typer.Option(None, help="Training images (default: ../shared/data/faces)."),
         kimg: float = typer.Option(2.0),
     ) -> None:
-        """Main job on the bundled defaults: a short training run and a sample grid."""
+        """Smoke test of training: a short run on the face photos, ending with a sample grid."""
         from synthface.training.config import TrainConfig
         from synthface.training.trainer import train as run_training
 
