@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from synthface.errors import SynthfaceError
+from synthface.pretrained import default_detector_spec
 
 SIGNED = "synthetic (signed)"
 TAMPERED = "synthetic (tampered manifest)"
@@ -100,13 +101,6 @@ def expand_inputs(args: list[str]) -> list[InputItem]:
 def _image_extensions() -> frozenset[str]:
     # The same list as synthface.data.IMAGE_EXTENSIONS, which cannot be imported without torch.
     return frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
-
-
-def default_model_spec() -> str | None:
-    """$SYNTHFACE_DETECTOR, else the detector shipped inside the package."""
-    from synthface.pretrained import default_detector_spec
-
-    return default_detector_spec()
 
 
 def _c2pa_summary(report: Any) -> dict[str, Any]:
@@ -231,7 +225,7 @@ class DetectPipeline:
     ) -> None:
         if threshold is not None and not 0.0 < threshold < 1.0:
             raise SynthfaceError(f"--threshold must be between 0 and 1 (exclusive), got {threshold}")
-        self.model_spec = model or (default_model_spec() if use_classifier else None)
+        self.model_spec = model or (default_detector_spec() if use_classifier else None)
         if self.model_spec is not None and use_classifier:
             _check_model_spec(self.model_spec)
         self.threshold = threshold

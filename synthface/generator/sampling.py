@@ -14,8 +14,8 @@ from synthface.generator.networks import Generator
 from synthface.generator.seeds import z_from_seeds
 
 
-def load_generator(spec: str | Path | None = None, device: str = "cpu") -> Generator:
-    """A generator from a save_pretrained folder, a training run folder or a Hub id.
+def resolve_generator_folder(spec: str | Path | None = None) -> Path:
+    """The save_pretrained folder behind a generator folder, a training run folder or a Hub id.
 
     None means the default: $SYNTHFACE_GENERATOR, else the generator bundled with synthface.
     """
@@ -32,6 +32,12 @@ def load_generator(spec: str | Path | None = None, device: str = "cpu") -> Gener
         path = resolve_model(str(spec))
     if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
         raise SynthfaceError(f"{spec} is not a generator folder (needs config.json and model.safetensors)")
+    return path
+
+
+def load_generator(spec: str | Path | None = None, device: str = "cpu") -> Generator:
+    """A generator from a save_pretrained folder, a training run folder or a Hub id (None: the default)."""
+    path = resolve_generator_folder(spec)
     try:
         G = Generator.from_pretrained(str(path))
     except (OSError, ValueError, RuntimeError, TypeError, KeyError) as exc:

@@ -54,16 +54,16 @@ class PixelEmbedder:
     def __init__(self, side: int = DEFAULT_PIXEL_SIDE) -> None:
         if not 4 <= side <= 64:
             raise SynthfaceError(f"guard pixel side must be between 4 and 64, got {side}")
-        self.side = side
+        self.input_size = side  # the thumbnail side; named as InceptionEmbedder's input side
 
     @property
     def version(self) -> str:
-        return f"pixels/area-{self.side}/centred-unit-norm/v1"
+        return f"pixels/area-{self.input_size}/centred-unit-norm/v1"
 
     def __call__(self, images_uint8_nchw: torch.Tensor | np.ndarray, progress: bool = False) -> np.ndarray:
         """float32 [N, C * side * side] of uint8 NCHW images."""
         images = _checked_images(images_uint8_nchw)
-        thumbs = torch.nn.functional.interpolate(images.float(), size=(self.side, self.side), mode="area")
+        thumbs = torch.nn.functional.interpolate(images.float(), size=(self.input_size, self.input_size), mode="area")
         flat = thumbs.flatten(1)
         flat = flat - flat.mean(dim=1, keepdim=True)
         return (flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-6)).numpy()
@@ -331,9 +331,11 @@ def calibrate_threshold(reduced: torch.Tensor, residual: torch.Tensor, quantile:
     faces (pixel distances < 0.14 against a median of 0.54), and the 1% quantile *with*
     them was 0.07, under which not one shifted, re-compressed copy fell (they sit at 0.1-0.23).
     """
-    distances, _ = nearest_distances(reduced, reduced, residual, residual, exclude_self=True)
+    prepared = prepare_bank(reduced, residual)
+    distances, _ = nearest_distances(reduced, reduced, residual, residual, exclude_self=True, prepared=prepared)
     if mirrored is not None:
-        flipped, _ = nearest_distances(mirrored[0], reduced, mirrored[1], residual, exclude_self=True)
+        flipped, _ = nearest_distances(mirrored[0], reduced, mirrored[1], residual, exclude_self=True,
+                                       prepared=prepared)
         distances = np.minimum(distances, flipped)
     median = float(np.median(distances))
     distinct = distances[distances > DUPLICATE_FRACTION * median]
@@ -385,8 +387,8 @@ def build_guard(
         "feature": embedder.version,
         **stats,
     }
-    size = embedder.side if isinstance(embedder, PixelEmbedder) else embedder.input_size
-    return MemorisationGuard(reduced, residual, mean, components, threshold, size, info, feature, embedder)
+    return MemorisationGuard(reduced, residual, mean, components, threshold, embedder.input_size, info, feature,
+                             embedder)
 
 
 def model_folder(model: str | Path) -> Path:

@@ -157,8 +157,7 @@ def _plan_id(options: GenerateOptions, sha256: str, personas: list[PersonaSpec],
 
 
 def _prepare_run(options: GenerateOptions) -> _Run:
-    from synthface.generator.sampling import load_generator
-    from synthface.hub import resolve_model
+    from synthface.generator.sampling import load_generator, resolve_generator_folder
     from synthface.personas.guard import GUARD_FILE, load_guard
     from synthface.personas.latents import check_crossover
     from synthface.personas.persona import checkpoint_sha256
@@ -170,8 +169,8 @@ def _prepare_run(options: GenerateOptions) -> _Run:
 
         options.model = default_generator_spec()
     personas = plan_personas(options)
-    model_dir = resolve_model(options.model)
-    generator = load_generator(str(model_dir))
+    model_dir = resolve_generator_folder(options.model)
+    generator = load_generator(model_dir)
     from synthface.provenance.watermark import MIN_SIDE
 
     if generator.img_resolution < MIN_SIDE:
@@ -179,7 +178,6 @@ def _prepare_run(options: GenerateOptions) -> _Run:
             f"model {options.model} makes {generator.img_resolution} px images; the watermark needs at least "
             f"{MIN_SIDE} px, so persona datasets need a {MIN_SIDE} px or larger generator"
         )
-    model_dir = model_dir / "generator" if (model_dir / "generator" / "config.json").is_file() else model_dir
     if options.mix:
         check_crossover(generator, options.crossover)
     guard = load_guard(model_dir) if options.guard else None
