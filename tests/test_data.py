@@ -440,14 +440,22 @@ def test_wrong_image_column_lists_the_available_columns(tiny_dataset, tmp_path):
         _prepare(tiny_dataset, 10, tmp_path, image_column="label")
 
 
-def test_hub_layout_dataset_folder_via_load_dataset(tiny_dataset, tmp_path):
+def test_hub_layout_dataset_folder_via_load_dataset(tiny_dataset, tmp_path, monkeypatch):
     datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("SYNTHFACE_CACHE", str(tmp_path / "synthface-cache"))  # holds the datasets cache too
     folder = tmp_path / "hub_layout"
     (folder / "data").mkdir(parents=True)
     shard = folder / "data" / "train-00000-of-00001.parquet"
     datasets.load_from_disk(str(tiny_dataset)).to_parquet(str(shard))
     prep = _prepare(folder, 10, tmp_path, image_column="picture")
     assert len(prep) == 3 and (_pixels(prep, 2) == BLUE).all()
+    # Regenerated in place, with a card that declares its files as persona datasets do (datasets alone
+    # then keys its cache by folder name and file pattern and serves the old rows): the new rows count.
+    (folder / "README.md").write_text("---\nconfigs:\n- config_name: default\n  data_files:\n"
+                                      "  - split: train\n    path: data/train-*\n---\n")
+    assert len(_prepare(folder, 10, tmp_path, image_column="picture")) == 3
+    datasets.load_from_disk(str(tiny_dataset)).select([0, 1]).to_parquet(str(shard))
+    assert len(_prepare(folder, 10, tmp_path, image_column="picture")) == 2
 
 
 # --- real photos ---------------------------------------------------------------------------------

@@ -230,7 +230,8 @@ def resolve_source(source: str | Path, image_column: str = "image") -> ResolvedS
             except Exception as exc:  # noqa: BLE001 - datasets raises many types; the user needs one line
                 raise SynthfaceError(f"cannot load saved dataset '{label}': {exc}".splitlines()[0]) from None
         if _looks_like_table_dataset(path):
-            return _load_with_datasets(str(path), label, image_column, local=True)
+            return _load_with_datasets(str(path), label, image_column, local=True,
+                                       cache_dir=_local_dataset_cache(path))
         return _folder_source(path, label)
     if path.exists():
         raise SynthfaceError(
@@ -241,11 +242,30 @@ def resolve_source(source: str | Path, image_column: str = "image") -> ResolvedS
     raise _not_found(label)
 
 
-def _load_with_datasets(path_or_id: str, label: str, image_column: str, local: bool) -> ResolvedSource:
+def _local_dataset_cache(folder: Path) -> str:
+    """A `datasets` cache folder for this state of a local dataset folder.
+
+    `datasets` keys its cache for a local folder by the folder's *name* and its card's file
+    patterns, not by content: a folder regenerated in place, or another folder of the same
+    name, would be served from the old entry. Keying by every file's name, size and mtime
+    makes a changed folder a new entry (and keeps the user's HF cache out of it).
+    """
+    from synthface.data.cache import cache_root
+
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        entries += [(os.path.relpath(os.path.join(dirpath, f), folder), os.path.join(dirpath, f))
+                    for f in filenames if not f.startswith(".")]
+    return str(cache_root() / "datasets" / folder_fingerprint(sorted(entries))[:24])
+
+
+def _load_with_datasets(path_or_id: str, label: str, image_column: str, local: bool,
+                        cache_dir: str | None = None) -> ResolvedSource:
     from datasets import load_dataset
 
     try:
-        dataset = load_dataset(path_or_id)
+        dataset = load_dataset(path_or_id, cache_dir=cache_dir)
     except Exception as exc:  # noqa: BLE001 - offline, unknown id, bad files: all end the same for the user
         if not local:
             raise _not_found(label) from None
