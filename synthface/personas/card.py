@@ -33,9 +33,11 @@ def render_dataset_card(
     guard: Mapping[str, Any] | None,
     training_data: Sequence[str] = ("celeba", "lfw"),
     repo_id: str | None = None,
+    dataset_info: Mapping[str, Any] | None = None,
 ) -> str:
     """README.md text for a persona dataset. `facts` holds the run's numbers and settings
-    (see `pipeline.card_facts`); `guard` the guard's settings and drop counts, or None."""
+    (see `pipeline.card_facts`); `guard` the guard's settings and drop counts, or None;
+    `dataset_info` the schema and sizes of the finished shards (`writer.dataset_info_yaml`)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     from synthface.hub.cards import TRAINING_DATA, cards_dir
@@ -55,6 +57,7 @@ def render_dataset_card(
         size_categories=[size_category(int(facts["num_images"]))],
         task_categories=TASK_CATEGORIES,
         configs=[{"config_name": "default", "data_files": [{"split": "train", "path": DATA_FILES}]}],
+        **({"dataset_info": dict(dataset_info)} if dataset_info else {}),
     )
     guard_view = None
     if guard is not None:

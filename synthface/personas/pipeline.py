@@ -455,18 +455,21 @@ def write_card_if_complete(run: _Run) -> bool:
     """Render README.md once every shard of the run exists (any rank may be the one)."""
     from synthface.io_utils import write_text_atomic
     from synthface.personas.card import render_dataset_card
-    from synthface.personas.writer import read_shard_stats, shard_relpath
+    from synthface.personas.writer import dataset_features, dataset_info_yaml, read_shard_stats, shard_relpath
 
     out = Path(run.options.out)
     totals = {"personas": 0, "images": 0, "flagged_images": 0, "dropped_personas": 0, "dropped_images": 0}
-    for index in range(run.num_shards):
-        stats = read_shard_stats(out / shard_relpath(index, run.num_shards))
+    shards = [out / shard_relpath(index, run.num_shards) for index in range(run.num_shards)]
+    for shard in shards:
+        stats = read_shard_stats(shard)
         if stats is None:
             return False
         for key in totals:
             totals[key] += int(stats.get(key, 0))
+    features = dataset_features(run.generator.num_ws, run.generator.w_dim)
     card = render_dataset_card(card_facts(run, totals), guard=_guard_summary(run, totals),
-                               training_data=run.options.training_data)
+                               training_data=run.options.training_data,
+                               dataset_info=dataset_info_yaml(shards, features, totals["images"]))
     write_text_atomic(out / "README.md", card)
     return True
 

@@ -71,6 +71,28 @@ def write_shard(path: Path, rows: dict[str, list[Any]], features, stats: dict[st
     return path
 
 
+def dataset_info_yaml(shards: list[Path], features, num_rows: int) -> dict[str, Any]:
+    """The card's `dataset_info` block, as `push_to_hub` writes it: features, split sizes, bytes.
+
+    Besides telling the Hub viewer the schema and size, it is what makes `datasets` see a
+    regenerated folder as new: `datasets` keys a local folder's cache by its name and a hash of
+    the card's YAML, and the shards' byte counts differ between any two different runs.
+    """
+    import pyarrow.parquet as pq
+    from datasets.info import DatasetInfo
+    from datasets.splits import SplitDict, SplitInfo
+
+    download_size = sum(path.stat().st_size for path in shards)
+    dataset_size = 0
+    for path in shards:
+        metadata = pq.read_metadata(path)
+        dataset_size += sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    splits = SplitDict()
+    splits.add(SplitInfo(name=SPLIT, num_bytes=dataset_size, num_examples=num_rows))
+    info = DatasetInfo(features=features, splits=splits, download_size=download_size, dataset_size=dataset_size)
+    return info._to_yaml_dict()
+
+
 def read_shard_stats(path: Path) -> dict[str, Any] | None:
     """The footer stats of a finished shard; None if the file is absent."""
     import pyarrow.parquet as pq

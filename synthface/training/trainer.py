@@ -309,7 +309,10 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     """Run (or continue) a training run described by `config`."""
     if resume and (Path(config.out) / "train_config.json").exists():
         saved = TrainConfig.load(Path(config.out) / "train_config.json")
-        saved.kimg = config.kimg  # the only thing a resume may change is how far to go
+        # A resume may change how far to go and how tensors are laid out in memory, never the maths.
+        saved.kimg = config.kimg
         saved.progress = config.progress
+        if config.channels_last is not None:
+            saved.channels_last = config.channels_last
         config = saved
     return Trainer(config, resume=resume).run()
