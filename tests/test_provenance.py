@@ -169,6 +169,72 @@ def test_wrong_key_for_certificate_is_refused(key_dir: Path, tmp_path: Path) -> 
         load_signing_identity(key_dir / "signer.pem", other_key)
 
 
+def _organisation_chain(tmp_path: Path, curve: ec.EllipticCurve) -> tuple[Path, Path, str]:
+    """An organisation's own EC CA and signer (chain file, key file, CA PEM), as a PKI would issue."""
+    from synthface.provenance.keys import DOCUMENT_SIGNING
+
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key, leaf_key = ec.generate_private_key(curve), ec.generate_private_key(curve)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "org root"),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "org")])
+    leaf_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "org signer"),
+                           x509.NameAttribute(NameOID.ORGANIZATION_NAME, "org")])
+
+    def issue(name, key, ca: bool, usage: x509.KeyUsage, extra=()):
+        builder = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=30))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+                   .add_extension(usage, critical=True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
+        for extension in extra:
+            builder = builder.add_extension(extension, critical=False)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    ca = issue(ca_name, ca_key, True, x509.KeyUsage(True, False, False, False, False, True, True, False, False))
+    leaf = issue(leaf_name, leaf_key, False, x509.KeyUsage(True, False, False, False, False, False, False, False,
+                                                            False),
+                 [x509.ExtendedKeyUsage([DOCUMENT_SIGNING]),
+                  x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())])
+    pem = serialization.Encoding.PEM
+    chain, key = tmp_path / "org-chain.pem", tmp_path / "org.key"
+    chain.write_bytes(leaf.public_bytes(pem) + ca.public_bytes(pem))
+    key.write_bytes(leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return chain, key, ca.public_bytes(pem).decode()
+
+
+@pytest.mark.parametrize("curve, algorithm", [(ec.SECP256R1(), "es256"), (ec.SECP384R1(), "es384")])
+def test_an_organisations_ec_keys_sign_with_their_algorithm(tmp_path: Path, face_pixels, curve, algorithm) -> None:
+    chain, key, ca_pem = _organisation_chain(tmp_path, curve)
+    identity = load_signing_identity(chain, key)
+    assert identity.algorithm == algorithm
+    signed = sign_image(_png_bytes(face_pixels), identity, _assertion())
+    report = verify_image(signed.data, ca_pem)
+    assert report.verdict == "verified" and report.signer_trusted, report.to_json()
+
+
+def test_local_keys_are_ed25519_and_other_key_types_are_refused(key_dir: Path, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from synthface.provenance.keys import signing_algorithm
+
+    assert load_signing_identity(key_dir=key_dir).algorithm == "ed25519"
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rsa")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(rsa_key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .sign(rsa_key, hashes.SHA256()))
+    with pytest.raises(SynthfaceError, match="Ed25519, EC P-256"):
+        signing_algorithm(cert, "rsa.pem")
+
+
+def _png_bytes(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def test_sign_verify_trusted_with_our_ca_untrusted_without(signed_png, key_dir: Path) -> None:
     trusted = verify_image(signed_png.data, trust_anchors_pem(key_dir=key_dir))
     assert trusted.verdict == "verified", trusted.to_json()

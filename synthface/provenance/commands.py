@@ -23,7 +23,7 @@ def keys_init(
     directory: Path = typer.Option(None, "--dir", help="Where to write the keys (default: config dir)."),
     force: bool = typer.Option(False, "--force", help="Replace existing keys."),
 ) -> None:
-    """Create a local root CA and an ES256 signing certificate (private keys mode 0600)."""
+    """Create a local root CA and an Ed25519 signing certificate (private keys mode 0600)."""
     from synthface.provenance.keys import init_keys
 
     paths = init_keys(directory, force=force)

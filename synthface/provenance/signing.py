@@ -78,7 +78,8 @@ def _signer(identity: SigningIdentity):
     cache = _local.signers
     cache_key = (identity.chain_pem, identity.key_pem)
     if cache_key not in cache:
-        info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, identity.chain_pem, identity.key_pem, None)
+        algorithm = getattr(c2pa.C2paSigningAlg, identity.algorithm.upper())
+        info = c2pa.C2paSignerInfo(algorithm, identity.chain_pem, identity.key_pem, None)
         try:
             cache[cache_key] = c2pa.Signer.from_info(info)
         except c2pa.C2paError as exc:

@@ -106,11 +106,17 @@ def _reading_context(trust_anchors: str):
         cache = _local.contexts = {}
         _local.pid = os.getpid()
     if trust_anchors not in cache:
+        from synthface.provenance.keys import ACCEPTED_EKUS
+
+        # c2pa checks the signer's extended key usage against `trust_config`; left unset, only
+        # emailProtection passes, so state the C2PA list (documentSigning, c2pa claim signing...).
         settings: dict[str, Any] = {
             "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
+            "trust": {"trust_config": "".join(f"{oid.dotted_string}\n" for oid in sorted(
+                ACCEPTED_EKUS, key=lambda oid: oid.dotted_string))},
         }
         if trust_anchors.strip():
-            settings["trust"] = {"user_anchors": trust_anchors}
+            settings["trust"]["user_anchors"] = trust_anchors
         cache[trust_anchors] = c2pa.Context.from_dict(settings)
     return cache[trust_anchors]
 
