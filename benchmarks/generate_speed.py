@@ -53,42 +53,59 @@ def synthesis_flops(G, batch: int) -> float:
     return counter.get_total_flops() / batch
 
 
-def stage_times(G, guard, identity, personas: int, batch: int) -> tuple[dict[str, float], float | None]:
-    """Seconds per persona of each cumulative stage, and the guard's false-drop rate."""
+def stage_times(G, guard, identity, personas: int, batch: int) -> tuple[dict, dict, float | None]:
+    """Wall and CPU seconds per persona of each cumulative stage, and the guard's false-drop rate.
+
+    CPU time (all threads of this process) is what each stage costs the machine: synthesis
+    runs on every core, watermark, signing and guard on one, so the wall-clock share of
+    provenance overstates its cost when threads > 1. Both are reported.
+    """
     from synthface.generator.images import to_uint8
     from synthface.personas.latents import ImageSpec, image_ws, synthesise
     from synthface.personas.persona import PersonaSpec
-    from synthface.provenance import Payload, embed_watermark, generation_assertion, mark_and_sign
+    from synthface.provenance import Payload, embed_watermarks, generation_assertion, mark_and_sign_many
     from synthface.provenance.imageio import encode_pixels
 
-    timings = {name: 0.0 for name in ("synthesis", "png", "watermark", "signing", "guard")}
+    names = ("synthesis", "png", "watermark", "signing", "guard")
+    wall = {name: 0.0 for name in names}
+    cpu = {name: 0.0 for name in names}
     flagged = 0
     assertion = generation_assertion(generator_id="bench", checkpoint_sha256="0" * 64, seed=0, psi=0.7)
+
+    def clocks() -> tuple[float, float]:
+        return time.perf_counter(), time.process_time()
+
     for start in range(0, personas, batch):
         specs = [ImageSpec(PersonaSpec(seed), 0) for seed in range(start, min(start + batch, personas))]
-        t0 = time.perf_counter()
+        payloads = [Payload(start + i, identity.key_id) for i in range(len(specs))]
+        c0 = clocks()
         with torch.no_grad():
             pixels = to_uint8(synthesise(G, image_ws(G, specs, 0.7), specs))
-        t1 = time.perf_counter()
+        c1 = clocks()
         for img in pixels:
             encode_pixels(img, "png")
-        t2 = time.perf_counter()
-        for i, img in enumerate(pixels):
-            encode_pixels(embed_watermark(img, Payload(start + i, identity.key_id)), "png")
-        t3 = time.perf_counter()
-        for i, img in enumerate(pixels):
-            mark_and_sign(img, identity, assertion, Payload(start + i, identity.key_id))
-        t4 = time.perf_counter()
+        c2 = clocks()
+        for img in embed_watermarks(pixels, payloads):
+            encode_pixels(img, "png")
+        c3 = clocks()
+        mark_and_sign_many(pixels, identity, [assertion] * len(specs), payloads, [None] * len(specs))
+        c4 = clocks()
         if guard is not None:
             flagged += int(guard.check(torch.from_numpy(pixels).permute(0, 3, 1, 2)).flagged.sum())
-        t5 = time.perf_counter()
-        timings["synthesis"] += t1 - t0
-        timings["png"] += t2 - t1
-        timings["watermark"] += (t3 - t2) - (t2 - t1)  # watermark + encode, minus encode alone
-        timings["signing"] += (t4 - t3) - (t3 - t2)  # mark_and_sign, minus watermark + encode
-        timings["guard"] += t5 - t4
-    per = {name: seconds / personas for name, seconds in timings.items()}
-    return per, (flagged / personas if guard is not None else None)
+        c5 = clocks()
+        for k, totals in enumerate((wall, cpu)):
+            totals["synthesis"] += c1[k] - c0[k]
+            totals["png"] += c2[k] - c1[k]
+            totals["watermark"] += (c3[k] - c2[k]) - (c2[k] - c1[k])  # watermark + encode, minus encode alone
+            totals["signing"] += (c4[k] - c3[k]) - (c3[k] - c2[k])  # mark_and_sign, minus watermark + encode
+            totals["guard"] += c5[k] - c4[k]
+    per_wall = {name: seconds / personas for name, seconds in wall.items()}
+    per_cpu = {name: seconds / personas for name, seconds in cpu.items()}
+    return per_wall, per_cpu, (flagged / personas if guard is not None else None)
+
+
+def provenance_share(per: dict[str, float]) -> float:
+    return (per["watermark"] + per["signing"] + per["guard"]) / sum(per.values())
 
 
 def main() -> None:
@@ -104,6 +121,7 @@ def main() -> None:
     from synthface.generator.sampling import load_generator
     from synthface.personas.guard import load_guard
     from synthface.personas.pipeline import GenerateOptions, generate_personas
+    from synthface.personas.signer import single_threaded_blas
     from synthface.pretrained import default_generator_spec
     from synthface.provenance import init_keys, load_signing_identity
 
@@ -132,7 +150,8 @@ def main() -> None:
         peak1, peak_all = peak_gflops(1), peak_gflops(cores)
         for threads in (1, cores):
             torch.set_num_threads(threads)
-            per, false_drop = stage_times(G, guard, identity, args.personas, args.batch)
+            with single_threaded_blas():  # as generate_personas runs
+                per, per_cpu, false_drop = stage_times(G, guard, identity, args.personas, args.batch)
             total = sum(per.values())
             peak = peak1 if threads == 1 else peak_all
             achieved = flops / per["synthesis"] / 1e9
@@ -141,7 +160,9 @@ def main() -> None:
                 **{f"{k}_personas_per_s": 1 / v for k, v in per.items() if v > 0},
                 "cumulative_personas_per_s": 1 / total,
                 "synthesis_gflops": achieved, "peak_gflops": peak, "synthesis_fraction_of_peak": achieved / peak,
-                "provenance_fraction": (per["watermark"] + per["signing"] + per["guard"]) / total,
+                "provenance_fraction": provenance_share(per),
+                "provenance_fraction_of_cpu_time": provenance_share(per_cpu),
+                **{f"{k}_cpu_ms_per_persona": 1e3 * v for k, v in per_cpu.items()},
                 "guard_false_drop_rate_generated": false_drop,
             })
         for workers in (1, cores):
@@ -165,7 +186,7 @@ def main() -> None:
     result = {"model": model_note, "guard": guard_note, "synthesis_gflop_per_image": flops / 1e9,
               "rows": rows,
               "targets": {"synthesis_fraction_of_peak": ">= 0.5", "end_to_end_personas_per_s": ">= 100",
-                          "provenance_fraction": "<= 0.3"}}
+                          "provenance_fraction": "<= 0.3 (wall clock; CPU-time share also reported)"}}
     write_text_atomic(RESULTS, json.dumps(result, indent=2) + "\n")
 
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from synthface.errors import SynthfaceError
-from synthface.provenance import Payload, decode_watermark, embed_watermark
+from synthface.provenance import Payload, decode_watermark, embed_watermark, embed_watermarks
 from synthface.provenance.payload import CODED_BITS
 
 
@@ -58,6 +58,25 @@ def test_too_small_and_bad_arrays_are_refused() -> None:
         embed_watermark(np.zeros((32, 32, 3), np.uint8), Payload(1, 1))
     with pytest.raises(SynthfaceError, match="uint8"):
         decode_watermark(np.zeros((64, 64, 3), np.float32))
+
+
+def test_a_stack_is_marked_exactly_as_one_image_at_a_time() -> None:
+    """The persona writer marks batches; each image must come out as it would alone, including
+    images whose passes stop early and ones clipped at 0/255."""
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:64, 0:64]
+    smooth = np.stack([xx * 3, yy * 3, (xx + yy) * 2], axis=-1).clip(0, 255).astype(np.uint8)
+    images = [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(20)]
+    images += [np.full((64, 64, 3), 252, np.uint8), smooth, np.zeros((64, 64, 3), np.uint8)]
+    stack = np.stack(images)
+    payloads = [Payload(9000 + i, 31) for i in range(len(images))]
+    marked = embed_watermarks(stack, payloads)
+    assert marked.shape == stack.shape
+    for image, payload, together in zip(images, payloads, marked, strict=True):
+        assert np.array_equal(together, embed_watermark(image, payload))
+    assert decode_watermark(marked[21]).payload == payloads[21]
+    with pytest.raises(SynthfaceError, match="2 images but 1"):
+        embed_watermarks(stack[:2], payloads[:1])
 
 
 @pytest.mark.parametrize("size", [64, 128])

@@ -359,7 +359,7 @@ def generate_personas(options: GenerateOptions) -> GenerateReport:
 
     from tqdm.auto import tqdm
 
-    from synthface.personas.signer import SigningPool
+    from synthface.personas.signer import SigningPool, single_threaded_blas
 
     began = time.perf_counter()
     run = _prepare_run(options)
@@ -378,7 +378,7 @@ def generate_personas(options: GenerateOptions) -> GenerateReport:
     total = sum(len(run.shard_personas(i)) for i in mine)
     initial = total - sum(len(run.shard_personas(i)) for i in todo)
     desc = "personas" if world == 1 else f"personas (rank {rank}/{world})"
-    with SigningPool(run.identity, workers if todo else 0) as pool, tqdm(
+    with single_threaded_blas(), SigningPool(run.identity, workers if todo else 0) as pool, tqdm(
         total=total, initial=initial, unit="persona", desc=desc, disable=not options.progress, dynamic_ncols=True
     ) as bar:
         for index in todo:

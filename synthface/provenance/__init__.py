@@ -27,6 +27,7 @@ _EXPORTS = {
     "key_id_from": "synthface.provenance.payload",
     "SignedImage": "synthface.provenance.signing",
     "mark_and_sign": "synthface.provenance.signing",
+    "mark_and_sign_many": "synthface.provenance.signing",
     "sidecar_path": "synthface.provenance.signing",
     "sign_image": "synthface.provenance.signing",
     "ManifestStore": "synthface.provenance.store",
@@ -36,6 +37,7 @@ _EXPORTS = {
     "WatermarkReading": "synthface.provenance.watermark",
     "decode_watermark": "synthface.provenance.watermark",
     "embed_watermark": "synthface.provenance.watermark",
+    "embed_watermarks": "synthface.provenance.watermark",
 }
 
 __all__ = sorted(_EXPORTS)

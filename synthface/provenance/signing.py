@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from synthface.provenance.imageio import MIME_TYPES, decode_pixels, encode_pixel
 from synthface.provenance.keys import SigningIdentity
 from synthface.provenance.manifest import build_manifest, software_agent
 from synthface.provenance.payload import Payload
-from synthface.provenance.watermark import decode_watermark, embed_watermark
+from synthface.provenance.watermark import decode_watermark, embed_watermark, embed_watermarks
 
 SIDECAR_SUFFIX = ".c2pa"
 _local = threading.local()
@@ -163,8 +163,41 @@ def mark_and_sign(
     allow_training: bool = False,
     title: str | None = None,
 ) -> SignedImage:
-    """Watermark uint8 pixels, encode them once, and sign: the persona writer's one call."""
-    marked = embed_watermark(pixels, payload)
+    """Watermark uint8 pixels, encode them once, and sign: one image's whole provenance."""
+    return _encode_and_sign(embed_watermark(pixels, payload), identity, synthface_assertion, payload, fmt=fmt,
+                            jpeg_quality=jpeg_quality, allow_training=allow_training, title=title)
+
+
+def mark_and_sign_many(
+    pixels: np.ndarray,
+    identity: SigningIdentity,
+    assertions: Sequence[Mapping[str, Any]],
+    payloads: Sequence[Payload],
+    titles: Sequence[str | None],
+    *,
+    fmt: str = "png",
+) -> list[SignedImage]:
+    """`mark_and_sign` for a stack of same-sized images [N, H, W, C]: the persona writer's call.
+
+    The watermark goes into all of them at once (`embed_watermarks`, 2-3x cheaper per image
+    at 64 px); encoding and signing stay per image.
+    """
+    marked = embed_watermarks(pixels, payloads)
+    return [_encode_and_sign(image, identity, assertion, payload, fmt=fmt, title=title)
+            for image, assertion, payload, title in zip(marked, assertions, payloads, titles, strict=True)]
+
+
+def _encode_and_sign(
+    marked: np.ndarray,
+    identity: SigningIdentity,
+    synthface_assertion: Mapping[str, Any],
+    payload: Payload,
+    *,
+    fmt: str,
+    jpeg_quality: int = 95,
+    allow_training: bool = False,
+    title: str | None = None,
+) -> SignedImage:
     encoded = encode_pixels(marked, fmt, jpeg_quality=jpeg_quality)
     return sign_image(
         encoded,

@@ -19,6 +19,7 @@ manifest it points to (through a sidecar store) is what proves who made the imag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,6 +39,7 @@ _GAINS = tuple(np.round(np.linspace(1.0, 0.5, 26), 3))
 _SEED = 0x5F17_FACE
 _LUMA = np.array([0.299, 0.587, 0.114])
 _EMBED_PASSES = 3
+_GROUP = 12  # images embedded together (benchmarks: 8-16 is fastest at 64 px)
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ def _step(height: int, width: int, psnr_db: float) -> float:
 
 
 def _as_rgb_float(pixels: np.ndarray) -> np.ndarray:
+    """uint8 [..., H, W] or [..., H, W, 1|3|4] -> float64 [..., H, W, 1|3] (alpha dropped)."""
     if pixels.dtype != np.uint8:
         raise SynthfaceError(f"watermarking needs uint8 pixels, got {pixels.dtype}")
     if pixels.ndim == 2:
@@ -121,13 +124,23 @@ def _as_rgb_float(pixels: np.ndarray) -> np.ndarray:
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    return rgb[..., 0] if rgb.shape[2] == 1 else rgb @ _LUMA
+    return rgb[..., 0] if rgb.shape[-1] == 1 else rgb @ _LUMA
+
+
+def _sandwich(left: np.ndarray, stack: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """left @ stack[i] @ right for every i, as two plain 2-D products (numpy's stacked matmul
+    loops over small matrices and is several times slower at these sizes). The right product
+    comes last so the result is C-contiguous whichever side is large."""
+    count, rows, cols = stack.shape
+    lefted = left @ stack.transpose(1, 0, 2).reshape(rows, count * cols)  # [m, N * cols]
+    lefted = lefted.reshape(len(left), count, cols).transpose(1, 0, 2).reshape(count * len(left), cols)
+    return (lefted @ right).reshape(count, len(left), right.shape[1])
 
 
 def _projections(luma: np.ndarray, layout: _Layout) -> np.ndarray:
-    """Each bit's spread projection of the band's DCT coefficients."""
-    coeffs = layout.basis_rows @ luma @ layout.basis_cols.T  # the low-frequency corner of dctn(luma)
-    return np.sum(coeffs[layout.rows, layout.cols] * layout.direction, axis=1)
+    """Each bit's spread projection of the band's DCT coefficients; luma [N, H, W] -> [N, bits]."""
+    coeffs = _sandwich(layout.basis_rows, luma, layout.basis_cols.T)  # low-frequency corner of dctn(luma)
+    return np.sum(coeffs[:, layout.rows, layout.cols] * layout.direction, axis=-1)
 
 
 def embed_watermark(pixels: np.ndarray, payload: Payload, psnr_db: float = DEFAULT_PSNR_DB) -> np.ndarray:
@@ -136,28 +149,61 @@ def embed_watermark(pixels: np.ndarray, payload: Payload, psnr_db: float = DEFAU
     Alpha is kept as-is. Embedding is repeated a few times on the rounded, clipped result so
     that rounding to uint8 and clipping at 0/255 do not undo the quantisation.
     """
-    rgb = _as_rgb_float(pixels)
-    height, width = rgb.shape[:2]
+    _as_rgb_float(pixels)  # validates dtype and shape with the single-image message
+    return embed_watermarks(pixels[None], [payload], psnr_db)[0]
+
+
+def embed_watermarks(
+    pixels: np.ndarray, payloads: Sequence[Payload], psnr_db: float = DEFAULT_PSNR_DB
+) -> np.ndarray:
+    """`embed_watermark` for a stack of same-sized images [N, H, W(, C)], one payload each.
+
+    Stacked matrix products serve a group of images at once, which at 64 px (the persona
+    writer's case) costs 0.1 ms an image against 0.25 ms one by one; groups stay small
+    (`_GROUP`) so their float64 copies stay in cache. Each image stops its re-embedding
+    passes when it has converged, exactly as it would alone, so results equal per-image calls.
+    """
+    if pixels.dtype != np.uint8:
+        raise SynthfaceError(f"watermarking needs uint8 pixels, got {pixels.dtype}")
+    if pixels.ndim not in (3, 4) or (pixels.ndim == 4 and pixels.shape[3] not in (1, 3, 4)):
+        raise SynthfaceError(f"watermarking a batch needs NxHxW or NxHxWx{{1,3,4}} pixels, got {pixels.shape}")
+    if len(payloads) != len(pixels):
+        raise SynthfaceError(f"{len(pixels)} images but {len(payloads)} watermark payloads")
+    if len(pixels) > _GROUP:
+        return np.concatenate([embed_watermarks(pixels[i : i + _GROUP], payloads[i : i + _GROUP], psnr_db)
+                               for i in range(0, len(pixels), _GROUP)])
+    rgb = pixels.astype(np.float64)[..., None] if pixels.ndim == 3 else pixels[..., :3].astype(np.float64)
+    height, width = rgb.shape[1:3]
     layout = _layout(height, width)
     step = _step(height, width, psnr_db)
-    bits = payload.to_bits().astype(np.float64)
+    bits = np.stack([payload.to_bits() for payload in payloads]).astype(np.float64)
     offset = (layout.dither + bits / 2.0) * step
-    out = pixels.copy()
-    current = rgb
+    current = rgb  # our own copy: updated in place (fresh large temporaries cost page faults)
+    active = np.ones(len(pixels), dtype=bool)
     for _ in range(_EMBED_PASSES):
-        proj = _projections(_luma(current), layout)
-        target = np.round((proj - offset) / step) * step + offset
-        shift = target - proj
-        if np.all(np.abs(shift) < 0.02 * step):
+        index = np.flatnonzero(active)
+        part = current if index.size == len(current) else current[index]
+        proj = _projections(_luma(part), layout)
+        shift = np.round((proj - offset[index]) / step) * step + offset[index] - proj
+        moving = ~np.all(np.abs(shift) < 0.02 * step, axis=1)
+        active[index[~moving]] = False
+        if not moving.any():
             break
-        delta = np.zeros((len(layout.basis_rows), len(layout.basis_cols)))
-        delta[layout.rows, layout.cols] = shift[:, None] * layout.direction
-        luma_change = layout.basis_rows.T @ delta @ layout.basis_cols  # idctn of the corner-only delta
-        current = np.clip(np.round(current + luma_change[..., None]), 0, 255)
+        if not moving.all():
+            part, index, shift = part[moving], index[moving], shift[moving]
+        delta = np.zeros((index.size, len(layout.basis_rows), len(layout.basis_cols)))
+        delta[:, layout.rows, layout.cols] = shift[..., None] * layout.direction
+        luma_change = _sandwich(layout.basis_rows.T, delta, layout.basis_cols)  # idctn of the corner-only delta
+        np.add(part, luma_change[..., None], out=part)
+        np.round(part, out=part)
+        np.clip(part, 0, 255, out=part)
+        if part is not current:
+            current[index] = part
     marked = current.astype(np.uint8)
-    if pixels.ndim == 2:
+    if pixels.ndim == 3:
         return marked[..., 0]
-    out[..., : marked.shape[2]] = marked
+    out = pixels.copy()
+    out[..., : marked.shape[3]] = marked
     return out
 
 
@@ -172,7 +218,7 @@ def _candidates(pixels: np.ndarray, psnr_db: float) -> list[np.ndarray]:
     height, width = rgb.shape[:2]
     layout = _layout(height, width)
     step = _step(height, width, psnr_db)
-    proj = _projections(_luma(rgb), layout)
+    proj = _projections(_luma(rgb)[None], layout)[0]
     return [_soft_bits(proj, layout, gain * step) for gain in _GAINS]
 
 
