@@ -49,6 +49,9 @@ class AugmentConfig:
     jpeg_p: float = 0.5
     jpeg_quality: tuple[int, int] = (30, 100)
     resize_p: float = 0.5
+    # Drawn log-uniformly: halving is as likely as doubling. (Uniform draws put 3% of views
+    # near 0.5x, and the detector fell to AP 0.61 on halved images; profile pictures are
+    # usually downscaled.)
     resize_range: tuple[float, float] = (0.5, 2.0)
     flip: bool = True
 
@@ -59,7 +62,8 @@ def degrade(pixels: np.ndarray, rng: np.random.Generator, config: AugmentConfig,
     image = Image.fromarray(pixels)
     if rng.random() < config.resize_p:
         # Never below min_side: a training crop must stay a crop, not an upsampling.
-        factor = max(rng.uniform(*config.resize_range), min_side / min(image.size))
+        low, high = np.log(config.resize_range[0]), np.log(config.resize_range[1])
+        factor = max(float(np.exp(rng.uniform(low, high))), min_side / min(image.size))
         image = rescale(image, factor, _RESAMPLERS[rng.integers(len(_RESAMPLERS))])
     if rng.random() < config.blur_p:
         image = gaussian_blur(image, rng.uniform(*config.blur_sigma))
