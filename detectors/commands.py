@@ -152,7 +152,7 @@ def eval_detector(
 
 @user_errors
 def make_fakes(
-    generator: str = typer.Option(..., "--generator", help="Generator folder, training run or Hub id."),
+    generator: str = typer.Option(..., "--model", "--generator", help="Generator folder, training run or Hub id."),
     out: Path = typer.Option(..., "--out", help="Folder for the PNGs."),
     count: int = typer.Option(1000, help="How many images."),
     psi: str = typer.Option("0.5,0.7,0.85,1.0", help="Truncation values, cycled over the seeds."),

@@ -271,7 +271,7 @@ def test_make_fakes_writes_one_png_per_seed(tmp_path) -> None:
     torch.manual_seed(0)
     Generator(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=32
               ).save_pretrained(str(tmp_path / "gen"))
-    result = _cli(["make-fakes", "--generator", str(tmp_path / "gen"), "--out", str(tmp_path / "fakes"),
+    result = _cli(["make-fakes", "--model", str(tmp_path / "gen"), "--out", str(tmp_path / "fakes"),
                    "--count", "6", "--psi", "0.5,1.0", "--mixing", "0.5"])
     assert result.exit_code == 0, result.output
     files = sorted(p.name for p in (tmp_path / "fakes").iterdir())
