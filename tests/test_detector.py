@@ -230,6 +230,19 @@ def test_augmentation_and_conditions_keep_images_usable() -> None:
     assert not np.array_equal(apply_condition(pixels, "jpeg50"), pixels)
 
 
+def test_rescaling_halves_as_often_as_it_doubles() -> None:
+    """Rescale factors are log-uniform over [0.5, 2]: profile pictures are mostly downscaled,
+    and uniform draws left 0.5x views so rare that halved images fooled the detector."""
+    from detectors.augment import degrade
+
+    rng = np.random.default_rng(4)
+    config = AugmentConfig(blur_p=0.0, jpeg_p=0.0, resize_p=1.0)
+    sides = np.array([degrade(np.zeros((100, 100, 3), np.uint8), rng, config).shape[0] for _ in range(2000)])
+    assert sides.min() >= 50 and sides.max() <= 200
+    assert 0.45 < np.mean(sides < 100) < 0.55  # log-uniform: as many downscales as upscales
+    assert 0.10 < np.mean(sides <= 60) < 0.16  # ln(1.2) / ln(4) = 13% near 0.5x (uniform gave 3%)
+
+
 def _cli(args: list[str]):
     import typer
     from typer.testing import CliRunner
