@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +122,32 @@ def _key_usage(*, signing: bool) -> x509.KeyUsage:
     )
 
 
+def _name(organisation: str, common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _issue(subject: x509.Name, public_key, issuer: x509.Name, issuer_key: ed25519.Ed25519PrivateKey, *,
+           days: int, ca: bool, extensions: Sequence[x509.ExtensionType] = ()) -> x509.Certificate:
+    """A certificate with the basic constraints and key usage C2PA's profile wants for a CA or a signer."""
+    now = dt.datetime.now(dt.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(_key_usage(signing=not ca), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
+    return builder.sign(issuer_key, None)  # Ed25519 hashes internally
+
+
 def init_keys(
     directory: Path | None = None, *, organisation: str = "synthface local", force: bool = False
 ) -> KeyPaths:
@@ -137,52 +164,16 @@ def init_keys(
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
 
-    now = dt.datetime.now(dt.timezone.utc)
     ca_key = ed25519.Ed25519PrivateKey.generate()
-    ca_name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{organisation} root CA"),
-        ]
-    )
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(signing=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, None)  # Ed25519 hashes internally
-    )
+    ca_name = _name(organisation, f"{organisation} root CA")
+    ca_cert = _issue(ca_name, ca_key.public_key(), ca_name, ca_key, days=3650, ca=True)
     signer_key = ed25519.Ed25519PrivateKey.generate()
-    signer_name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{organisation} image signer"),
-        ]
-    )
-    signer_cert = (
-        x509.CertificateBuilder()
-        .subject_name(signer_name)
-        .issuer_name(ca_name)
-        .public_key(signer_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=730))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(signing=True), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(signer_key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, None)  # Ed25519 hashes internally
+    signer_cert = _issue(
+        _name(organisation, f"{organisation} image signer"), signer_key.public_key(), ca_name, ca_key, days=730,
+        ca=False, extensions=[
+            x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]),
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+        ],
     )
     pkcs8 = serialization.PrivateFormat.PKCS8
     _write_private(
