@@ -1,6 +1,6 @@
 """Watermark + C2PA signing of persona images in parallel worker processes.
 
-Signing (ECDSA, manifest building) and watermark embedding are CPU work in C and
+Signing (Ed25519 or ECDSA, manifest building) and watermark embedding are CPU work in C and
 numpy that does not need torch, so they run in a pool of `forkserver` processes while
 the main process synthesises the next batch. Workers get the signing identity's PEM
 bytes once, at start-up; jobs carry only pixels, the assertion and the payload.
@@ -18,7 +18,7 @@ import numpy as np
 from synthface.provenance.keys import SigningIdentity
 
 _worker_identity: SigningIdentity | None = None
-_worker_blas_limit: Any = None
+_worker_blas_limit: Any = None  # the worker's BLAS thread limit, held for its lifetime
 
 
 def single_threaded_blas() -> Any:
