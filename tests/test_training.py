@@ -38,7 +38,7 @@ def tiny_config(data: Path, out: Path, **overrides) -> TrainConfig:
         data=str(data), out=str(out), resolution=16, batch=8, kimg=0.048, seed=3,
         z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32,
         snapshot_kimg=0.024, log_every=1, grid_seeds=4, progress=False, device="cpu",
-        r1_interval=2, pl_interval=2, ada_interval=2, ada_kimg=0.1,
+        r1_interval=2, pl_interval=2, ada_interval=2, ada_kimg=0.1, milestone_kimg=0.016,
     )
     settings.update(overrides)
     return TrainConfig(**settings)
@@ -76,6 +76,8 @@ def test_resume_reproduces_the_uninterrupted_run_step_for_step(blobs: Path, tmp_
     assert (straight / "samples" / "latest.png").is_file()
     assert (straight / "loss.png").is_file()
     assert (straight / "generator" / "model.safetensors").is_file()
+    # Milestones (every 0.016 kimg here) keep one generator per multiple, named by its kimg.
+    assert sorted(p.name for p in (straight / "generators").iterdir()) == ["kimg-000000.024", "kimg-000000.048"]
 
 
 def test_resume_drops_metrics_logged_after_the_checkpoint(blobs: Path, tmp_path: Path) -> None:

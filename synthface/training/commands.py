@@ -50,6 +50,8 @@ def register(app: typer.Typer) -> None:
         ada_target: float = typer.Option(0.6),
         ada_kimg: float = typer.Option(100.0, help="kimg for p to go 0 -> 1 at full pressure."),
         snapshot_kimg: float = typer.Option(4.0, help="Checkpoint + sample grid every N kimg."),
+        milestone_kimg: float = typer.Option(100.0, help="Also keep the generator every N kimg (0: never), "
+                                                        "for FID-vs-kimg."),
         log_every: int = typer.Option(10, help="Append to metrics.jsonl every N steps."),
         fid_every_kimg: float = typer.Option(0.0, help="Compute FID every N kimg (0: never)."),
         fid_samples: int = typer.Option(5000),
@@ -70,7 +72,7 @@ def register(app: typer.Typer) -> None:
             z_dim=z_dim, w_dim=w_dim, mapping_layers=mapping_layers, channel_base=channel_base,
             channel_max=channel_max, g_lr=g_lr, d_lr=d_lr, r1_gamma=r1_gamma, pl_weight=pl_weight,
             style_mixing_prob=style_mixing, augment=augment, augment_p=augment_p, ada_target=ada_target,
-            ada_kimg=ada_kimg, snapshot_kimg=snapshot_kimg, log_every=log_every,
+            ada_kimg=ada_kimg, snapshot_kimg=snapshot_kimg, milestone_kimg=milestone_kimg, log_every=log_every,
             fid_every_kimg=fid_every_kimg, fid_samples=fid_samples, device=device, channels_last=channels_last,
         )
         result = run_training(config, resume=resume)

@@ -70,6 +70,9 @@ class TrainConfig:
     log_every: int = 10
     snapshot_kimg: float = 4.0
     keep_checkpoints: int = 3
+    # Every N kimg the EMA generator is also kept in generators/kimg-NNNNNN.NNN/ (never pruned), so
+    # FID-vs-kimg can be measured afterwards without slowing training (benchmarks/fid_curve.py).
+    milestone_kimg: float = 100.0
     grid_seeds: int = 32
     fid_every_kimg: float = 0.0
     fid_samples: int = 5000

@@ -196,6 +196,7 @@ class Trainer:
         ckpt.save_state(self.state(), ckpt.checkpoint_path(self.run_dir, self.images_seen))
         ckpt.prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
         export_generator(self.G_ema, self.run_dir / "generator")
+        self._export_milestone()
         kimg = self.images_seen / 1000
         grid = self.run_dir / "samples" / f"grid-{kimg:08.2f}kimg.png"
         write_sample_grid(self.G_ema, grid, self.config.grid_seeds)
@@ -203,6 +204,17 @@ class Trainer:
             tmp.write_bytes(grid.read_bytes())
         if self.metrics_path.exists():
             write_loss_curve(self.metrics_path, self.run_dir / "loss.png")
+
+    def _export_milestone(self) -> None:
+        """Keep the EMA generator of the first snapshot past each multiple of milestone_kimg."""
+        every = int(self.config.milestone_kimg * 1000)
+        if every <= 0 or self.images_seen < every:
+            return
+        milestone = self.images_seen // every
+        folder = self.run_dir / "generators"
+        kept = {round(float(path.name.removeprefix("kimg-")) * 1000) // every for path in folder.glob("kimg-*")}
+        if milestone not in kept:
+            export_generator(self.G_ema, folder / f"kimg-{self.images_seen / 1000:010.3f}")
 
     def _fid_due(self) -> bool:
         every = int(self.config.fid_every_kimg * 1000)
@@ -309,10 +321,11 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     """Run (or continue) a training run described by `config`."""
     if resume and (Path(config.out) / "train_config.json").exists():
         saved = TrainConfig.load(Path(config.out) / "train_config.json")
-        # A resume may change how far to go and how tensors are laid out in memory, never the maths.
+        # A resume may change how far to go, the memory layout and what is kept, never the maths.
         saved.kimg = config.kimg
         saved.progress = config.progress
         if config.channels_last is not None:
             saved.channels_last = config.channels_last
+        saved.milestone_kimg = config.milestone_kimg
         config = saved
     return Trainer(config, resume=resume).run()
