@@ -349,6 +349,26 @@ def test_cache_is_invalidated_by_a_new_file_and_by_options(tmp_path):
     assert not grown.from_cache and grown.cache_key != first.cache_key and len(grown) == 4
 
 
+def test_cache_key_follows_content_not_modification_times(tmp_path, monkeypatch):
+    """Shared data re-copied with new mtimes keeps its caches; edited pixels do not."""
+    import os
+
+    monkeypatch.setenv("SYNTHFACE_CACHE", str(tmp_path / "cache"))
+    folder = _red_folder(tmp_path, 3)
+    first = _prepare(folder, 16, tmp_path)
+    victim = sorted(folder.iterdir())[0]
+    os.utime(victim, ns=(1, 1))  # touched (or copied): same bytes
+    assert _prepare(folder, 16, tmp_path).cache_key == first.cache_key
+    data = bytearray(victim.read_bytes())
+    data[-20] ^= 0xFF  # same size, different bytes
+    victim.write_bytes(bytes(data))
+    os.utime(victim, ns=(1, 1))  # even with the old mtime back
+    index = list((tmp_path / "cache" / "fingerprints").glob("*.json"))
+    assert len(index) == 1
+    index[0].unlink()  # (the stat index would otherwise trust the unchanged size and mtime)
+    assert _prepare(folder, 16, tmp_path).cache_key != first.cache_key
+
+
 def test_damaged_cache_file_is_rebuilt(tmp_path):
     folder = _red_folder(tmp_path, 2)
     first = _prepare(folder, 16, tmp_path)

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -29,21 +27,6 @@ def _format_report(result: dict, model: str, data: str) -> str:
             f"time       {result['seconds']:.0f} s",
         ]
     )
-
-
-@dataclass(frozen=True)
-class _Subset:
-    """A seeded random subset of prepared images, with its own reference-cache key."""
-
-    images: Any
-    cache_key: str
-
-
-def _random_subset(prepared: Any, count: int, seed: int) -> _Subset:
-    import torch
-
-    order = torch.randperm(len(prepared.images), generator=torch.Generator().manual_seed(seed))[:count]
-    return _Subset(prepared.images[order.sort().values], f"{prepared.cache_key}-subset{count}-seed{seed}")
 
 
 def register(app: typer.Typer) -> None:
@@ -82,7 +65,7 @@ def register(app: typer.Typer) -> None:
         from synthface.io_utils import write_text_atomic
         from synthface.metrics.evaluate import compute_generator_metrics
         from synthface.metrics.inception import resolve_device
-        from synthface.metrics.reference import reference_stats
+        from synthface.metrics.reference import random_subset, reference_stats
 
         began = time.perf_counter()
         target = resolve_device(device)
@@ -102,7 +85,7 @@ def register(app: typer.Typer) -> None:
         if len(prepared.images) < 2:
             raise SynthfaceError(f"{data}: need at least 2 usable images for reference statistics")
         if num_reference is not None and num_reference < len(prepared.images):
-            prepared = _random_subset(prepared, num_reference, seed)
+            prepared = random_subset(prepared, num_reference, seed)
         reference = reference_stats(
             prepared,
             device=target,

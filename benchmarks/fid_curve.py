@@ -1,0 +1,114 @@
+"""FID against kimg: how a generator run improved, from the snapshots it kept.
+
+Scores every `RUN/generators/kimg-*` milestone the trainer kept (`--milestone-kimg`), plus any
+`--extra FOLDER=KIMG` generator folders (older snapshots kept by hand), with the same number of
+samples against the same cached reference statistics (a seeded random subset of the training
+photos), so the points are comparable with each other. FID from fewer samples is biased
+upwards, so compare a curve's points with each other, not with an FID-10k.
+
+Points accumulate: a point already in the results file (same folder, kimg and sample count) is
+not recomputed, so the curve grows as the run goes on. Writes
+benchmarks/results/fid_curve_faces64.json and docs/fid-vs-kimg.png.
+
+    OMP_NUM_THREADS=2 python benchmarks/fid_curve.py --run runs/faces64 --num 2000 \\
+        --extra runs/faces64-126k/generator=126
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from synthface.io_utils import write_text_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "fid_curve_faces64.json"
+FIGURE = ROOT / "docs" / "fid-vs-kimg.png"
+FACES = ROOT.parent / "shared" / "data" / "faces"
+
+
+def milestones(run: Path) -> list[tuple[Path, float]]:
+    """(generator folder, kimg) of each milestone the trainer kept in RUN/generators."""
+    return sorted(((path, float(path.name.removeprefix("kimg-"))) for path in (run / "generators").glob("kimg-*")),
+                  key=lambda item: item[1])
+
+
+def parse_extra(spec: str) -> tuple[Path, float]:
+    folder, _, kimg = spec.rpartition("=")
+    if not folder:
+        raise SystemExit(f"--extra {spec!r}: give FOLDER=KIMG")
+    return Path(folder), float(kimg)
+
+
+def plot(points: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
+    for num in sorted({p["num_samples"] for p in points}):
+        chosen = sorted((p for p in points if p["num_samples"] == num), key=lambda p: p["kimg"])
+        ax.plot([p["kimg"] for p in chosen], [p["fid"] for p in chosen], "o-", label=f"FID, {num} samples")
+    ax.set_xlabel("kimg (thousands of real images shown)")
+    ax.set_ylabel("FID (lower is better)")
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=ROOT / "runs" / "faces64")
+    parser.add_argument("--extra", action="append", default=[], help="FOLDER=KIMG of another snapshot.")
+    parser.add_argument("--data", default=str(FACES))
+    parser.add_argument("--num", type=int, default=2000, help="Generated samples per point.")
+    parser.add_argument("--num-reference", type=int, default=10000)
+    parser.add_argument("--psi", type=float, default=1.0)
+    args = parser.parse_args()
+
+    from synthface.data import prepare_images
+    from synthface.generator.sampling import load_generator
+    from synthface.metrics.evaluate import compute_generator_metrics
+    from synthface.metrics.reference import random_subset, reference_stats
+
+    todo = milestones(args.run) + [parse_extra(spec) for spec in args.extra]
+    if not todo:
+        raise SystemExit(f"no snapshots: {args.run}/generators is empty and no --extra was given")
+    points = json.loads(RESULTS.read_text())["points"] if RESULTS.exists() else []
+    done = {(p["model"], p["kimg"], p["num_samples"]) for p in points}
+    reference = None
+    for folder, kimg in todo:
+        model = str(folder.resolve().relative_to(ROOT) if folder.resolve().is_relative_to(ROOT) else folder)
+        if (model, kimg, args.num) in done:
+            continue
+        G = load_generator(str(folder))
+        if reference is None:
+            prepared = prepare_images(args.data, resolution=G.img_resolution, progress=False)
+            if args.num_reference < len(prepared.images):
+                prepared = random_subset(prepared, args.num_reference, 0)
+            reference = reference_stats(prepared, device="cpu")
+        began = time.perf_counter()
+        result = compute_generator_metrics(G, reference, num_samples=args.num, psi=args.psi, device="cpu")
+        point = {"model": model, "kimg": kimg, "num_samples": args.num, "num_reference": result["num_reference"],
+                 "psi": args.psi, "fid": result["fid"], "kid_mean": result["kid_mean"],
+                 "seconds": round(time.perf_counter() - began, 1)}
+        points.append(point)
+        print(f"{kimg:8.1f} kimg  FID {point['fid']:7.2f}  KID {point['kid_mean']:.4f}  ({model})", flush=True)
+        write_text_atomic(RESULTS, json.dumps({"points": points}, indent=2) + "\n")  # after each point
+    points.sort(key=lambda p: (p["num_samples"], p["kimg"]))
+    print("\n| kimg | FID | KID | samples |\n| --- | --- | --- | --- |")
+    for p in points:
+        print(f"| {p['kimg']:.1f} | {p['fid']:.2f} | {p['kid_mean']:.4f} | {p['num_samples']} |")
+    write_text_atomic(RESULTS, json.dumps({"points": points}, indent=2) + "\n")
+    plot(points, FIGURE)
+
+
+if __name__ == "__main__":
+    main()
