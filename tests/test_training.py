@@ -93,9 +93,10 @@ def test_resume_drops_metrics_logged_after_the_checkpoint(blobs: Path, tmp_path:
 def test_resume_may_switch_memory_format_but_keeps_the_maths(blobs: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     train(tiny_config(blobs, run, kimg=0.024, channels_last=False))
-    train(tiny_config(blobs, run, kimg=0.032, channels_last=True, g_lr=0.5), resume=True)
+    train(tiny_config(blobs, run, kimg=0.032, channels_last=True, g_lr=0.5, milestone_kimg=None), resume=True)
     saved = TrainConfig.load(run / "train_config.json")
     assert saved.channels_last is True and saved.kimg == 0.032 and saved.g_lr == 0.0025
+    assert saved.milestone_kimg == 0.016  # not given on resume: kept
     assert [row["step"] for row in read_metrics(run)] == [1, 2, 3, 4]
 
 

@@ -50,8 +50,8 @@ def register(app: typer.Typer) -> None:
         ada_target: float = typer.Option(0.6),
         ada_kimg: float = typer.Option(100.0, help="kimg for p to go 0 -> 1 at full pressure."),
         snapshot_kimg: float = typer.Option(4.0, help="Checkpoint + sample grid every N kimg."),
-        milestone_kimg: float = typer.Option(100.0, help="Also keep the generator every N kimg (0: never), "
-                                                        "for FID-vs-kimg."),
+        milestone_kimg: float = typer.Option(None, help="Also keep the generator every N kimg (default 100; "
+                                                        "0: never), for FID-vs-kimg."),
         log_every: int = typer.Option(10, help="Append to metrics.jsonl every N steps."),
         fid_every_kimg: float = typer.Option(0.0, help="Compute FID every N kimg (0: never)."),
         fid_samples: int = typer.Option(5000),

@@ -18,6 +18,9 @@ CPU_WIDTHS = {32: (1024, 128, 128), 64: (1024, 128, 128), 128: (2048, 128, 128)}
 GPU_WIDTHS = {32: (8192, 512, 512), 64: (16384, 512, 512), 128: (16384, 512, 512)}
 
 
+DEFAULT_MILESTONE_KIMG = 100.0
+
+
 @dataclass
 class TrainConfig:
     """One training run. Fields left as None are filled by `resolve_defaults`."""
@@ -72,7 +75,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     # Every N kimg the EMA generator is also kept in generators/kimg-NNNNNN.NNN/ (never pruned), so
     # FID-vs-kimg can be measured afterwards without slowing training (benchmarks/fid_curve.py).
-    milestone_kimg: float = 100.0
+    milestone_kimg: float | None = None  # None: DEFAULT_MILESTONE_KIMG; 0: keep none
     grid_seeds: int = 32
     fid_every_kimg: float = 0.0
     fid_samples: int = 5000

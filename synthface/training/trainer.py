@@ -207,13 +207,20 @@ class Trainer:
 
     def _export_milestone(self) -> None:
         """Keep the EMA generator of the first snapshot past each multiple of milestone_kimg."""
-        every = int(self.config.milestone_kimg * 1000)
+        from synthface.training.config import DEFAULT_MILESTONE_KIMG
+
+        setting = self.config.milestone_kimg
+        every = int((DEFAULT_MILESTONE_KIMG if setting is None else setting) * 1000)
         if every <= 0 or self.images_seen < every:
             return
-        milestone = self.images_seen // every
         folder = self.run_dir / "generators"
-        kept = {round(float(path.name.removeprefix("kimg-")) * 1000) // every for path in folder.glob("kimg-*")}
-        if milestone not in kept:
+        kept = set()
+        for path in folder.glob("kimg-*"):
+            try:
+                kept.add(round(float(path.name.removeprefix("kimg-")) * 1000) // every)
+            except ValueError:  # not one of ours
+                continue
+        if self.images_seen // every not in kept:
             export_generator(self.G_ema, folder / f"kimg-{self.images_seen / 1000:010.3f}")
 
     def _fid_due(self) -> bool:
@@ -326,6 +333,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
         saved.progress = config.progress
         if config.channels_last is not None:
             saved.channels_last = config.channels_last
-        saved.milestone_kimg = config.milestone_kimg
+        if config.milestone_kimg is not None:
+            saved.milestone_kimg = config.milestone_kimg
         config = saved
     return Trainer(config, resume=resume).run()
