@@ -112,15 +112,20 @@ def _step(height: int, width: int, psnr_db: float) -> float:
     return float(np.sqrt(12.0 * mse * height * width / CODED_BITS))
 
 
-def _as_rgb_float(pixels: np.ndarray) -> np.ndarray:
-    """uint8 [..., H, W] or [..., H, W, 1|3|4] -> float64 [..., H, W, 1|3] (alpha dropped)."""
+def _check_image(pixels: np.ndarray) -> None:
+    """One image: uint8 HxW or HxWx{1,3,4}."""
     if pixels.dtype != np.uint8:
         raise SynthfaceError(f"watermarking needs uint8 pixels, got {pixels.dtype}")
+    if not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (1, 3, 4))):
+        raise SynthfaceError(f"watermarking needs an HxW or HxWx{{1,3,4}} image, got shape {pixels.shape}")
+
+
+def _as_rgb_float(pixels: np.ndarray) -> np.ndarray:
+    """uint8 HxW or HxWx{1,3,4} -> float64 HxWx{1,3} (alpha dropped)."""
+    _check_image(pixels)
     if pixels.ndim == 2:
         return pixels.astype(np.float64)[..., None]
-    if pixels.ndim == 3 and pixels.shape[2] in (1, 3, 4):
-        return pixels[..., :3].astype(np.float64) if pixels.shape[2] != 1 else pixels.astype(np.float64)
-    raise SynthfaceError(f"watermarking needs an HxW or HxWx{{1,3,4}} image, got shape {pixels.shape}")
+    return pixels[..., :3].astype(np.float64) if pixels.shape[2] != 1 else pixels.astype(np.float64)
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -149,7 +154,7 @@ def embed_watermark(pixels: np.ndarray, payload: Payload, psnr_db: float = DEFAU
     Alpha is kept as-is. Embedding is repeated a few times on the rounded, clipped result so
     that rounding to uint8 and clipping at 0/255 do not undo the quantisation.
     """
-    _as_rgb_float(pixels)  # validates dtype and shape with the single-image message
+    _check_image(pixels)  # the single-image message, before the batch path sees it
     return embed_watermarks(pixels[None], [payload], psnr_db)[0]
 
 
