@@ -87,7 +87,9 @@ def train_detector(
     batch: int = typer.Option(64, help="Images per step (half real, half generated)."),
     resolution: int = typer.Option(64, help="Both classes are prepared at this resolution."),
     crop: int = typer.Option(32, help="Training crop side (the CNN is fully convolutional)."),
-    lr: float = typer.Option(1e-3),
+    lr: float = typer.Option(1e-3, help="Adam learning rate."),
+    lr_ramp_down: float = typer.Option(0.3, help="Fraction of the steps, at the end, over which the learning "
+                                       "rate falls linearly to zero."),
     checkpoint_every: int = typer.Option(250, help="Checkpoint every N steps."),
     max_images: int = typer.Option(None, help="Use only the first N images of each source."),
     seed: int = typer.Option(0),
@@ -98,7 +100,8 @@ def train_detector(
     from detectors.training import train_detector as run
 
     config = TrainDetectorConfig(fake=list(fake), real=real, out=str(out), resolution=resolution, crop=crop,
-                                 batch=batch, steps=steps, lr=lr, checkpoint_every=checkpoint_every,
+                                 batch=batch, steps=steps, lr=lr, lr_ramp_down=lr_ramp_down,
+                                 checkpoint_every=checkpoint_every,
                                  max_images=max_images, seed=seed, num_workers=workers)
     target = run(config, resume=resume)
     typer.echo(f"detector saved to {target}; validation metrics in {out / 'training_summary.json'}")
@@ -117,11 +120,18 @@ def eval_detector(
     limit: int = typer.Option(None, help="At most N images per source (a fixed random subset of the split)."),
     workers: int = typer.Option(None, help="Image decoding processes (default: all CPUs)."),
     save_metrics: bool = typer.Option(False, "--save-metrics", help="Also write the headline metrics to "
-                                      "MODEL/metrics.json, for `synthface publish`'s model card."),
+                                      "MODEL/metrics.json, for `synthface publish`'s model card; with "
+                                      "--fake-split all they are kept as cross-generator (unseen) rows."),
 ) -> None:
     """AP, ROC-AUC, accuracy and TPR at 1% FPR per condition and generator; ROC curves and reliability."""
     from detectors.data import load_split_source
-    from detectors.evaluation import card_metrics, evaluate_detector, summary_table, write_report
+    from detectors.evaluation import (
+        card_metrics,
+        evaluate_detector,
+        merge_card_metrics,
+        summary_table,
+        write_report,
+    )
     from detectors.model import load_detector
     from synthface.io_utils import write_text_atomic
 
@@ -144,7 +154,10 @@ def eval_detector(
             folder = folder / "detector"
         if not (folder / "config.json").is_file():
             raise SynthfaceError(f"--save-metrics needs a local detector folder, not {model}")
-        write_text_atomic(folder / "metrics.json", json.dumps(card_metrics(report), indent=2))
+        unseen = fake_split == "all"
+        existing = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
+        metrics = merge_card_metrics(existing, card_metrics(report, unseen=unseen), unseen=unseen)
+        write_text_atomic(folder / "metrics.json", json.dumps(metrics, indent=2))
         written.append(folder / "metrics.json")
     typer.echo(summary_table(report))
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")
@@ -152,21 +165,32 @@ def eval_detector(
 
 @user_errors
 def make_fakes(
-    generator: str = typer.Option(..., "--model", "--generator", help="Generator folder, training run or Hub id."),
+    generator: str = typer.Option(..., "--model", "--generator", help="Generator folder, training run or Hub "
+                                  "id; or another generator from PyPI: pypi:random-face, pypi:gan-face-generate."),
     out: Path = typer.Option(..., "--out", help="Folder for the PNGs."),
     count: int = typer.Option(1000, help="How many images."),
     psi: str = typer.Option("0.5,0.7,0.85,1.0", help="Truncation values, cycled over the seeds."),
-    mixing: float = typer.Option(0.5, help="Fraction of images with style mixing."),
+    mixing: float = typer.Option(0.5, help="Fraction of images with style mixing (synthface generators)."),
     seed_start: int = typer.Option(0, help="First seed (use disjoint ranges for train and test folders)."),
+    size: int = typer.Option(None, help="Resize the faces of a pypi: generator to this many px (Lanczos); "
+                             "random-face's native 1024 px PNGs take about 1.5 MB each."),
 ) -> None:
     """Generated faces for the detector's synthetic class (PNG, one per seed)."""
     from detectors.fakes import generate_fakes
+    from detectors.others import generate_other_fakes, is_other_generator
 
     try:
         psis = tuple(float(v) for v in psi.split(",") if v.strip())
     except ValueError:
         raise SynthfaceError(f"--psi {psi!r}: give numbers like 0.5,0.7,1.0") from None
-    written = generate_fakes(generator, out, count, psis=psis, mixing=mixing, seed_start=seed_start)
+    if size is not None and not 16 <= size <= 4096:
+        raise SynthfaceError(f"--size {size}: choose 16 to 4096 px")
+    if is_other_generator(generator):
+        written = generate_other_fakes(generator, out, count, psis=psis, seed_start=seed_start, size=size)
+    elif size is not None:
+        raise SynthfaceError("--size applies to pypi: generators; synthface generators write their native size")
+    else:
+        written = generate_fakes(generator, out, count, psis=psis, mixing=mixing, seed_start=seed_start)
     typer.echo(f"wrote {len(written)} images to {out}")
 
 

@@ -200,10 +200,20 @@ def write_report(report: dict[str, Any], out: str | Path) -> list[Path]:
     return written
 
 
-def card_metrics(report: dict[str, Any]) -> dict[str, float]:
-    """Flat metric names for the model card (`render_model_card('detector', config, metrics)`)."""
+def card_metrics(report: dict[str, Any], unseen: bool = False) -> dict[str, float]:
+    """Flat metric names for the model card (`render_model_card('detector', config, metrics)`).
+
+    With `unseen` (fakes from generators the detector never trained on), every figure is
+    per generator under `unseen/GENERATOR/...`: the cross-generator rows of the card.
+    """
     metrics: dict[str, float] = {}
     for condition, entry in report["conditions"].items():
+        if unseen:
+            for generator, scores in entry.items():
+                if generator != "all":
+                    for name in ("ap", "roc_auc"):
+                        metrics[f"unseen/{generator}/{name}/{condition}"] = round(scores["combined"][name], 4)
+            continue
         group = "all" if "all" in entry else next(iter(entry))
         for name in ("ap", "roc_auc", "accuracy", "tpr_at_1pct_fpr"):
             metrics[f"{name}/{condition}"] = round(entry[group]["combined"][name], 4)
@@ -212,3 +222,18 @@ def card_metrics(report: dict[str, Any]) -> dict[str, float]:
                 if generator != "all":
                     metrics[f"ap/{condition}/{generator}"] = round(scores["combined"]["ap"], 4)
     return metrics
+
+
+def merge_card_metrics(existing: dict[str, float], new: dict[str, float], unseen: bool) -> dict[str, float]:
+    """`new` replaces what the same kind of evaluation wrote before; the other kind's keys stay.
+
+    A held-out evaluation rewrites the headline figures and keeps the cross-generator rows,
+    and an unseen-generator evaluation replaces only its own generators' rows, so the two
+    can be run in either order.
+    """
+    if unseen:
+        generators = {key.split("/")[1] for key in new}
+        kept = {k: v for k, v in existing.items() if not (k.startswith("unseen/") and k.split("/")[1] in generators)}
+    else:
+        kept = {k: v for k, v in existing.items() if k.startswith("unseen/")}
+    return dict(sorted({**kept, **new}.items()))

