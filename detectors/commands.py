@@ -82,6 +82,8 @@ def train_detector(
                                    "(one per generator, named by its folder)."),
     real: str = typer.Option(..., "--real", help="Real photos: folder or dataset (../shared/data/faces)."),
     out: Path = typer.Option(..., "--out", help="Run folder: checkpoints/, detector/, summary JSON."),
+    fake_weights: str = typer.Option(None, help="Shares of the --fake sources in each batch, in their order, "
+                                     "e.g. 2,1,1 (default: equal)."),
     resume: bool = typer.Option(False, "--resume", help="Continue --out from its newest checkpoint."),
     steps: int = typer.Option(2000, help="Optimiser steps."),
     batch: int = typer.Option(64, help="Images per step (half real, half generated)."),
@@ -99,7 +101,12 @@ def train_detector(
     from detectors.training import TrainDetectorConfig
     from detectors.training import train_detector as run
 
-    config = TrainDetectorConfig(fake=list(fake), real=real, out=str(out), resolution=resolution, crop=crop,
+    try:
+        weights = [float(v) for v in fake_weights.split(",")] if fake_weights else None
+    except ValueError:
+        raise SynthfaceError(f"--fake-weights {fake_weights!r}: give numbers like 2,1,1") from None
+    config = TrainDetectorConfig(fake=list(fake), fake_weights=weights, real=real, out=str(out),
+                                 resolution=resolution, crop=crop,
                                  batch=batch, steps=steps, lr=lr, lr_ramp_down=lr_ramp_down,
                                  checkpoint_every=checkpoint_every,
                                  max_images=max_images, seed=seed, num_workers=workers)

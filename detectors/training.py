@@ -41,6 +41,10 @@ class TrainDetectorConfig:
     fake: list[str]
     real: str
     out: str
+    # Relative share of each --fake source in the generated half of a batch (None: equal shares).
+    # Weighting the generator the detector guards keeps its hardest cases (e.g. halved images)
+    # from being crowded out by other generators' easier ones.
+    fake_weights: list[float] | None = None
     resolution: int = 64
     crop: int = 32
     batch: int = 64
@@ -119,7 +123,11 @@ class _BatchSampler:
             native = self.native is not None and len(self.native) > 0 and rng.random() < self.config.native_p
             pool = self.native if native else self.reals
             views.append(augment(pool[rng.integers(0, len(pool))], self.config.crop, rng, config.augment))
-        sources = rng.integers(0, len(self.fakes), self.config.batch - half)
+        if config.fake_weights is None:
+            sources = rng.integers(0, len(self.fakes), config.batch - half)
+        else:
+            shares = np.asarray(config.fake_weights, dtype=np.float64)
+            sources = rng.choice(len(self.fakes), config.batch - half, p=shares / shares.sum())
         for s in sources:
             pool = self.fakes[s]
             views.append(augment(pool[rng.integers(0, len(pool))], self.config.crop, rng, config.augment))
@@ -251,6 +259,10 @@ def _check_config(config: TrainDetectorConfig) -> None:
     if config.crop < 16 or config.crop > config.resolution:
         raise SynthfaceError(f"--crop must be from 16 to the resolution ({config.resolution}), "
                              f"got {config.crop}")
+    if config.fake_weights is not None and (len(config.fake_weights) != len(config.fake)
+                                            or min(config.fake_weights) < 0 or sum(config.fake_weights) <= 0):
+        raise SynthfaceError(f"--fake-weights needs one non-negative number per --fake ({len(config.fake)}), "
+                             f"not all zero; got {config.fake_weights}")
     if not 0.0 <= config.lr_ramp_down <= 1.0:
         raise SynthfaceError(f"--lr-ramp-down must be from 0 to 1, got {config.lr_ramp_down}")
     if config.batch < 2 or config.steps < 1:

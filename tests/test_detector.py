@@ -243,6 +243,26 @@ def test_rescaling_halves_as_often_as_it_doubles() -> None:
     assert 0.10 < np.mean(sides <= 60) < 0.16  # ln(1.2) / ln(4) = 13% near 0.5x (uniform gave 3%)
 
 
+def test_fake_weights_set_each_generators_share_of_a_batch(tmp_path) -> None:
+    from detectors.data import SplitImages
+    from detectors.training import TrainingData, _BatchSampler, _check_config
+
+    def source(label: str, value: int) -> SplitImages:
+        return SplitImages(label, label, {"train": np.full((4, 32, 32, 3), value, np.uint8)}, 0)
+
+    data = TrainingData(source("real", 0), [source("a", 255), source("b", 0)])
+    config = TrainDetectorConfig(fake=["a", "b"], real="real", out=str(tmp_path), batch=400, crop=32,
+                                 fake_weights=[3.0, 1.0], native_resolution=None,
+                                 augment=AugmentConfig(blur_p=0.0, jpeg_p=0.0, resize_p=0.0))
+    images, labels = _BatchSampler(data, config, np.random.default_rng(0)).next()
+    from_a = (images[labels == 1].mean(dim=(1, 2, 3)) > 0).float().mean().item()
+    assert 0.68 < from_a < 0.82  # 3 of 4 generated images come from "a"
+    for bad in ([1.0], [1.0, -1.0], [0.0, 0.0]):
+        config.fake_weights = bad
+        with pytest.raises(SynthfaceError, match="--fake-weights"):
+            _check_config(config)
+
+
 def _cli(args: list[str]):
     import typer
     from typer.testing import CliRunner
