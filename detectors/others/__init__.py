@@ -22,6 +22,8 @@ PREFIX = "pypi:"
 
 
 class FaceSource(Protocol):
+    """A loaded generator: one uint8 HxWx3 RGB face per seed (psi ignored where it means nothing)."""
+
     def image(self, seed: int, psi: float) -> np.ndarray: ...
 
 
@@ -66,6 +68,8 @@ def generate_other_fakes(spec: str, out: str | Path, count: int, psis: tuple[flo
                              f"{', '.join(PREFIX + n for n in OTHER_GENERATORS)}")
     if count < 1:
         raise SynthfaceError("--count must be at least 1")
+    if not psis or any(not 0.0 <= p <= 1.0 for p in psis):
+        raise SynthfaceError("each psi must be between 0 and 1")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     generator = OTHER_GENERATORS[name]
