@@ -55,6 +55,7 @@ class DCGAN:
     @torch.no_grad()
     def image(self, seed: int, psi: float = 1.0) -> np.ndarray:
         """uint8 64x64x3 RGB face; the latent comes from a torch generator seeded with `seed`."""
+        from synthface.generator.images import to_uint8
+
         latent = torch.randn(LATENT_DIM, generator=torch.Generator().manual_seed(seed))
-        pixels = self.net(latent[None, :, None, None])[0]
-        return (pixels * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        return to_uint8(self.net(latent[None, :, None, None]))[0]

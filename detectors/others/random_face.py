@@ -28,14 +28,11 @@ class RandomFace:
         core = ov.Core()
         mapping = core.read_model(wheel_file("random_face", "random-face", "data/MappingNetwork.xml"))
         synthesis = core.read_model(wheel_file("random_face", "random-face", "data/SynthesisNetwork.xml"))
-        mapping.reshape({"var": [MEAN_STYLE_SAMPLES, STYLE_DIM]})
+        mapping.reshape({"var": [-1, STYLE_DIM]})  # any batch: the mean style below, then one face at a time
         self._mapping = core.compile_model(mapping, "CPU")
         self._synthesis = core.compile_model(synthesis, "CPU")
         latents = np.random.default_rng(0).standard_normal((MEAN_STYLE_SAMPLES, STYLE_DIM)).astype(np.float32)
-        styles = self._mapping({"var": latents})["style"]
-        self.mean_style = styles.mean(axis=0, keepdims=True)
-        mapping.reshape({"var": [1, STYLE_DIM]})
-        self._mapping = core.compile_model(mapping, "CPU")
+        self.mean_style = self._mapping({"var": latents})["style"].mean(axis=0, keepdims=True)
 
     def image(self, seed: int, psi: float) -> np.ndarray:
         """uint8 1024x1024x3 RGB face for `seed`, truncated towards the mean style by `psi`."""
