@@ -307,19 +307,22 @@ class DetectPipeline:
         threshold = model.threshold if self.threshold is None else self.threshold
         scores = model.score_images([pixels])
         probability = float(scores.probability[0])
+        scored_side = int(scores.scored_side[0])
         detection.classifier = {
             "probability": round(probability, 4),
             "cnn": round(float(scores.cnn_probability[0]), 4),
             "spectral": round(float(scores.spectral_probability[0]), 4),
             "threshold": threshold,
+            "scored_side": scored_side,
             "model": str(self.model_spec),
         }
+        where = "" if scored_side == min(pixels.shape[:2]) else f" (scaled to {scored_side} px)"
         if probability >= threshold:
             detection.verdict = classifier_verdict(probability)
-            detection.reasons.append(f"classifier p={probability:.2f} >= threshold {threshold:.2f}")
+            detection.reasons.append(f"classifier p={probability:.2f}{where} >= threshold {threshold:.2f}")
         else:
             detection.verdict = NO_EVIDENCE
-            detection.reasons.append(f"classifier p={probability:.2f} < threshold {threshold:.2f}")
+            detection.reasons.append(f"classifier p={probability:.2f}{where} < threshold {threshold:.2f}")
 
 
 def _without_name(message: str, label: str) -> str:

@@ -4,7 +4,8 @@ Why fully convolutional: a GAN's traces are local and high-frequency (upsampling
 artefacts, texture statistics). Resizing an image to a fixed input size would erase
 exactly those, so the CNN scores every patch at the image's native resolution (its
 receptive field is ~40 px) and the image's logit is the mean patch logit. A 64 px avatar
-and a 1024 px photo go through the same weights.
+and a 1024 px photo go through the same weights. (An image larger than the scale the CNN
+learned at is also scored at that scale; see `detectors.scoring`.)
 
 Everything the detector needs to turn pixels into a probability -- CNN weights, the
 spectral head's standardisation and weights, both calibrators and the combiner -- is a
@@ -27,8 +28,10 @@ from detectors.scoring import (
     DetectorScores,
     batches_by_shape,
     check_images,
+    default_working_side,
     image_tiles,
     resolve_detector_folder,
+    score_with_working_views,
 )
 from detectors.spectral import feature_length
 from synthface.errors import SynthfaceError
@@ -65,6 +68,7 @@ class SynthDetector(
         threshold: float = 0.5,
         train_resolution: int = 64,
         crop_size: int = 32,
+        working_side: int | None = None,
     ) -> None:
         super().__init__()
         widths = list(widths or [24, 32, 48, 64, 96, 96])
@@ -78,6 +82,8 @@ class SynthDetector(
         self.threshold = float(threshold)
         self.train_resolution = train_resolution
         self.crop_size = crop_size
+        # Larger images are also scored scaled to this shorter side (see detectors.scoring).
+        self.working_side = working_side
         layers, channels = [], 3
         for width, stride in zip(widths, strides, strict=True):
             layers.append(_conv_block(channels, width, stride))
@@ -166,7 +172,7 @@ class SynthDetector(
         """Mean patch logit over the whole image, computed on tiles of at most TILE x TILE px."""
         total, count = 0.0, 0
         for tile in image_tiles(image):
-            batch = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1)[None]
+            batch = torch.from_numpy(tile.copy()).permute(2, 0, 1)[None]  # a copy: tiles of read-only arrays
             logits = self.patch_logits(batch.float() / 127.5 - 1.0)
             total += float(logits.sum())
             count += logits.numel()
@@ -175,10 +181,17 @@ class SynthDetector(
     def spectral_logits_uint8(self, images: list[np.ndarray]) -> np.ndarray:
         return self.heads().spectral_logits(images)
 
-    def score_images(self, images: list[np.ndarray]) -> DetectorScores:
-        """Calibrated scores for uint8 HxWx3 RGB images (each at least 16x16 px)."""
+    def score_images(self, images: list[np.ndarray], working_views: bool = True) -> DetectorScores:
+        """Calibrated scores for uint8 HxWx3 RGB images (each at least 16x16 px).
+
+        Images larger than the working side are also scored scaled down to it, and the higher
+        probability counts (see `detectors.scoring`); `working_views=False` scores only natively.
+        """
         check_images(images)
-        return self.heads().scores(images, self.cnn_logits_uint8(images))
+        heads = self.heads()
+        side = default_working_side({"working_side": self.working_side, "train_resolution": self.train_resolution})
+        return score_with_working_views(lambda views: heads.scores(views, self.cnn_logits_uint8(views)),
+                                        images, side if working_views else None)
 
 
 def load_detector(spec: str | Path) -> SynthDetector:

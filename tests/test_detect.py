@@ -163,6 +163,7 @@ def test_unsigned_image_goes_to_the_classifier_with_its_threshold(tmp_path, cons
     assert line["verdict"] == "likely synthetic (classifier p=0.88)"
     assert line["classifier"]["probability"] == pytest.approx(0.8808, abs=1e-3)
     assert line["classifier"]["model"] == str(constant_model)
+    assert line["classifier"]["scored_side"] == 80  # at or under the working side: native only
     (strict,) = _json_lines(_cli([str(photo), "--json", "--model", str(constant_model),
                                   "--threshold", "0.95"]).stdout)
     assert strict["verdict"] == NO_EVIDENCE and strict["synthetic"] is False
@@ -182,7 +183,7 @@ def test_json_schema_of_every_line(signed, key_dir, tmp_path, constant_model) ->
         assert line["c2pa"]["status"] in {"absent", "valid", "trusted", "tampered", "unsupported format"}
         assert set(line["watermark"]) <= {"found", "payload", "matches"}
         if line["classifier"] is not None:
-            assert set(line["classifier"]) == {"probability", "cnn", "spectral", "threshold", "model"}
+            assert set(line["classifier"]) == {"probability", "cnn", "spectral", "threshold", "scored_side", "model"}
             assert 0.0 <= line["classifier"]["probability"] <= 1.0
     assert lines[0]["classifier"] is None and lines[1]["classifier"] is not None
     assert lines[2]["c2pa"]["status"] == "unsupported format" and lines[2]["classifier"] is not None

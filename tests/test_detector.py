@@ -108,7 +108,44 @@ def test_numpy_scorer_gives_the_torch_models_scores(toy_run) -> None:
     expected, got = torch_model.score_images(images), numpy_model.score_images(images)
     np.testing.assert_allclose(got.cnn_logit, expected.cnn_logit, atol=1e-4, rtol=1e-4)
     np.testing.assert_allclose(got.probability, expected.probability, atol=1e-5)
+    np.testing.assert_array_equal(got.scored_side, expected.scored_side)
     assert numpy_model.threshold == torch_model.threshold
+
+
+def test_working_view_scales_only_larger_images_to_the_working_side() -> None:
+    from detectors.scoring import working_view
+
+    assert working_view(np.zeros((128, 200, 3), np.uint8), 128) is None
+    view = working_view(np.zeros((512, 1024, 3), np.uint8), 128)
+    assert view is not None and view.shape == (128, 256, 3) and view.dtype == np.uint8
+
+
+def test_large_images_keep_the_more_confident_of_native_and_working_scale() -> None:
+    """A scorer that trusts small views: large images take the working view's score, small ones their own."""
+    from detectors.scoring import DetectorScores, score_with_working_views
+
+    def by_size(images: list[np.ndarray]) -> DetectorScores:
+        sides = np.array([min(image.shape[:2]) for image in images])
+        probability = np.where(sides <= 64, 0.9, 0.2)  # native large images look real to it
+        logit = np.log(probability / (1 - probability))
+        return DetectorScores(logit, logit, probability, probability, probability.copy(), sides)
+
+    images = [np.zeros((48, 48, 3), np.uint8), np.zeros((300, 256, 3), np.uint8), np.zeros((96, 96, 3), np.uint8)]
+    scores = score_with_working_views(by_size, images, working_side=64)
+    np.testing.assert_allclose(scores.probability, [0.9, 0.9, 0.9])
+    np.testing.assert_array_equal(scores.scored_side, [48, 64, 64])
+    native = score_with_working_views(by_size, images, working_side=None)
+    np.testing.assert_allclose(native.probability, [0.9, 0.2, 0.2])
+    np.testing.assert_array_equal(native.scored_side, [48, 256, 96])
+
+    def trusts_large(images: list[np.ndarray]) -> DetectorScores:
+        flipped = by_size(images)
+        flipped.probability = 1.0 - flipped.probability
+        return flipped
+
+    kept = score_with_working_views(trusts_large, images, working_side=64)
+    np.testing.assert_allclose(kept.probability, [0.1, 0.8, 0.8])  # the native score was higher: kept
+    np.testing.assert_array_equal(kept.scored_side, [48, 256, 96])
 
 
 def test_training_resumes_from_its_checkpoint(toy_pair, tmp_path, monkeypatch) -> None:
