@@ -31,6 +31,7 @@ from PIL import Image
 
 from detectors.evaluation import binary_metrics
 from detectors.model import load_detector
+from detectors.scoring import scaled_to_shorter_side
 from detectors.splits import assign_splits
 from synthface.io_utils import write_text_atomic
 from synthface.pretrained import default_detector_spec
@@ -53,16 +54,6 @@ def held_out_reals(folder: Path, count: int, seed: int) -> list[Path]:
 def load_rgb(path: Path) -> np.ndarray:
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"))
-
-
-def to_shorter_side(pixels: np.ndarray, side: int | None) -> np.ndarray:
-    """The image with its shorter side at `side` px (Lanczos, both directions); None keeps it as it is."""
-    height, width = pixels.shape[:2]
-    if side is None or min(height, width) == side:
-        return pixels
-    factor = side / min(height, width)
-    size = (max(side, round(width * factor)), max(side, round(height * factor)))
-    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS))
 
 
 def main() -> None:
@@ -88,7 +79,7 @@ def main() -> None:
 
     rows = []
     for side in sizes:
-        images = [to_shorter_side(image, side) for image in reals + fakes]
+        images = [image if side is None else scaled_to_shorter_side(image, side) for image in reals + fakes]
         for mode, working_views in MODES.items():
             started = time.perf_counter()
             probability = model.score_images(images, working_views=working_views).probability

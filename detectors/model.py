@@ -189,7 +189,7 @@ class SynthDetector(
         """
         check_images(images)
         heads = self.heads()
-        side = default_working_side({"working_side": self.working_side, "train_resolution": self.train_resolution})
+        side = default_working_side(self.working_side, self.train_resolution)
         return score_with_working_views(lambda views: heads.scores(views, self.cnn_logits_uint8(views)),
                                         images, side if working_views else None)
 

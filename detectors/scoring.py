@@ -135,16 +135,21 @@ def image_tiles(image: np.ndarray) -> list[np.ndarray]:
     return tiles
 
 
-def working_view(image: np.ndarray, working_side: int) -> np.ndarray | None:
-    """`image` scaled (Lanczos, antialiased) so its shorter side is `working_side`; None if not larger."""
+def scaled_to_shorter_side(image: np.ndarray, side: int) -> np.ndarray:
+    """`image` resized (Lanczos) so its shorter side is `side` px, aspect kept; unchanged if it already is."""
     height, width = image.shape[:2]
-    if min(height, width) <= working_side:
-        return None
+    if min(height, width) == side:
+        return image
     from PIL import Image
 
-    factor = working_side / min(height, width)
-    size = (max(working_side, round(width * factor)), max(working_side, round(height * factor)))
+    factor = side / min(height, width)
+    size = (max(side, round(width * factor)), max(side, round(height * factor)))
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+
+
+def working_view(image: np.ndarray, working_side: int) -> np.ndarray | None:
+    """`image` scaled down so its shorter side is `working_side`; None if it is not larger."""
+    return scaled_to_shorter_side(image, working_side) if min(image.shape[:2]) > working_side else None
 
 
 def score_with_working_views(
@@ -165,10 +170,9 @@ def score_with_working_views(
     return native
 
 
-def default_working_side(config: dict) -> int:
-    """The scale large images are also scored at: from the config, else twice the training resolution."""
-    side = config.get("working_side")
-    return int(side) if side else 2 * int(config.get("train_resolution", 64))
+def default_working_side(working_side: int | None, train_resolution: int) -> int:
+    """The scale large images are also scored at: as configured, else twice the training resolution."""
+    return int(working_side) if working_side else 2 * int(train_resolution)
 
 
 def resolve_detector_folder(spec: str | Path) -> Path:
@@ -190,7 +194,7 @@ class NumpyDetector:
 
     def __init__(self, config: dict, tensors: dict[str, np.ndarray]) -> None:
         self.threshold = float(config.get("threshold", 0.5))
-        self.working_side = default_working_side(config)
+        self.working_side = default_working_side(config.get("working_side"), config.get("train_resolution", 64))
         self.convs: list[tuple[np.ndarray, np.ndarray, int]] = []
         for index, stride in enumerate(config["strides"]):
             prefix = f"features.{index}."
