@@ -11,7 +11,6 @@ Prints a table and writes benchmarks/results/data_prepare.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -24,7 +23,8 @@ sys.path.insert(0, str(REPO))
 
 from synthface.data import prepare_images  # noqa: E402
 from synthface.data.workers import default_workers  # noqa: E402
-from synthface.io_utils import write_text_atomic  # noqa: E402
+
+from _results import save_results  # noqa: E402
 
 
 def main() -> None:
@@ -68,9 +68,7 @@ def main() -> None:
         "cache_mib": round(cache_bytes / 2**20, 1),
         "runs": rows,
     }
-    out = REPO / "benchmarks" / "results" / "data_prepare.json"
-    write_text_atomic(out, json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    save_results(REPO / "benchmarks" / "results" / "data_prepare.json", result)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ benchmarks/results/detect_native_sizes.json.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 from pathlib import Path
@@ -33,8 +32,9 @@ from detectors.evaluation import binary_metrics
 from detectors.model import load_detector
 from detectors.scoring import scaled_to_shorter_side
 from detectors.splits import assign_splits
-from synthface.io_utils import write_text_atomic
 from synthface.pretrained import default_detector_spec
+
+from _results import save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "detect_native_sizes.json"
@@ -95,9 +95,7 @@ def main() -> None:
               f"{row['tpr_at_threshold']:13.1%} {row['fpr_at_threshold']:13.1%}")
     result = {"model": model_spec, "fake": str(args.fake), "num_real": len(reals), "num_fake": len(fakes),
               "threshold": model.threshold, "rows": rows}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(RESULTS, json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    save_results(RESULTS, result)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Uses a throwaway key folder. Writes benchmarks/results/detect_speed.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -26,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from synthface.io_utils import write_text_atomic
+from _results import print_measures, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "detect_speed.json"
@@ -129,11 +128,8 @@ def main() -> None:
         "model": str(args.model) if args.model else "stand-in (default architecture)",
         "target": "cold start for one image < 2 s on CPU",
     }
-    print(f"{'measure':40s} value")
-    for key, value in result.items():
-        print(f"{key:40s} {value}")
-    write_text_atomic(RESULTS, json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    print_measures(result)
+    save_results(RESULTS, result)
 
 
 if __name__ == "__main__":

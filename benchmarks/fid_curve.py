@@ -21,7 +21,7 @@ import json
 import time
 from pathlib import Path
 
-from synthface.io_utils import write_text_atomic
+from _results import save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "fid_curve_faces64.json"
@@ -101,12 +101,12 @@ def main() -> None:
                  "seconds": round(time.perf_counter() - began, 1)}
         points.append(point)
         print(f"{kimg:8.1f} kimg  FID {point['fid']:7.2f}  KID {point['kid_mean']:.4f}  ({model})", flush=True)
-        write_text_atomic(RESULTS, json.dumps({"points": points}, indent=2) + "\n")  # after each point
+        save_results(RESULTS, {"points": points}, quiet=True)  # after each point: a kill loses one point
     points.sort(key=lambda p: (p["num_samples"], p["kimg"]))
     print("\n| kimg | FID | KID | samples |\n| --- | --- | --- | --- |")
     for p in points:
         print(f"| {p['kimg']:.1f} | {p['fid']:.2f} | {p['kid_mean']:.4f} | {p['num_samples']} |")
-    write_text_atomic(RESULTS, json.dumps({"points": points}, indent=2) + "\n")
+    save_results(RESULTS, {"points": points})
     plot(points, FIGURE)
 
 

@@ -11,7 +11,6 @@ against a reference set, and writes ``benchmarks/results/fid_speed.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -20,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from synthface.io_utils import write_text_atomic
 from synthface.metrics.fid import frechet_distance
 from synthface.metrics.inception import FEATURE_DIM, InceptionFeatures
 from synthface.metrics.kid import kernel_inception_distance
+
+from _results import save_results
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fid_speed.json"
 
@@ -105,8 +105,7 @@ def main() -> None:
         },
         "note": "CPU numbers were taken on a shared, busy machine unless stated otherwise",
     }
-    write_text_atomic(RESULTS, json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    save_results(RESULTS, result)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Throwaway keys, never the user's. Guard quality is measured by benchmarks/guard_
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from synthface.io_utils import write_text_atomic
+from _results import save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "generate_speed.json"
@@ -187,7 +186,7 @@ def main() -> None:
               "rows": rows,
               "targets": {"synthesis_fraction_of_peak": ">= 0.5", "end_to_end_personas_per_s": ">= 100",
                           "provenance_fraction": "<= 0.3 (wall clock; CPU-time share also reported)"}}
-    write_text_atomic(RESULTS, json.dumps(result, indent=2) + "\n")
+    save_results(RESULTS, result)
 
 
 if __name__ == "__main__":

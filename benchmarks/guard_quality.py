@@ -15,13 +15,12 @@ Writes benchmarks/results/guard_quality.json.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from synthface.io_utils import write_text_atomic
+from _results import save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "guard_quality.json"
@@ -82,8 +81,7 @@ def main() -> None:
           f"{result['near_copies']['q1']})")
     for name, entry in generated.items():
         print(f"{'false drops, generated ' + name:34s} {entry['false_drop_rate']:.4f} (of {args.generated})")
-    write_text_atomic(RESULTS, json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    save_results(RESULTS, result)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Uses a throwaway key folder, never the user's keys. Writes benchmarks/results/pr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from synthface.io_utils import write_text_atomic
 from synthface.provenance import (
     Payload,
     embed_watermark,
@@ -31,6 +29,8 @@ from synthface.provenance import (
     verify_image,
 )
 from synthface.provenance.imageio import encode_pixels
+
+from _results import save_results
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "provenance_speed.json"
 
@@ -119,8 +119,7 @@ def main() -> None:
         stages = f"{ms['watermark']:10.2f} {ms['encode']:8.2f} {ms['sign']:8.2f} {ms['verify']:8.2f}"
         totals = f"{row['watermark_plus_sign_ms']:12.2f} {row['all_cores_ms_per_image_all_stages']:34.2f}"
         print(f"{row['size']:>4} {stages} {totals}")
-    write_text_atomic(RESULTS, json.dumps({"rows": rows}, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    save_results(RESULTS, {"rows": rows})
 
 
 if __name__ == "__main__":

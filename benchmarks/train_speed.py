@@ -22,7 +22,6 @@ inference (4.4 GFLOP/img). Results go to benchmarks/results/train_speed.json.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -34,6 +33,8 @@ from synthface.generator import Discriminator, Generator
 from synthface.training.config import TrainConfig
 from synthface.training.distributed import DistInfo
 from synthface.training.losses import GANObjective
+
+from _results import save_results
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "train_speed.json"
 REFERENCE = {"train_img_s": 20.8, "infer_img_s": 162.0, "gflop_per_img": 4.4}
@@ -157,13 +158,11 @@ def main() -> None:
               f"{100 * r['infer_share_of_peak']:>5.0f}% {r['infer_vs_bar']:>5.2f}x")
     print(f"bar (NVlabs reference ops, 2048/128): train {REFERENCE['train_img_s']} img/s, "
           f"inference {REFERENCE['infer_img_s']} img/s")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    save_results(RESULTS, {
         "machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
         "torch": torch.__version__, "peak_gflops": round(peak, 1), "batch": BATCH, "resolution": 64,
         "reference_bar": REFERENCE, "rows": rows,
-    }, indent=2))
-    print(f"wrote {RESULTS}")
+    })
 
 
 if __name__ == "__main__":

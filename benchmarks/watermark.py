@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import time
 from pathlib import Path
@@ -23,6 +22,8 @@ from tqdm import tqdm
 
 from synthface.provenance import Payload, decode_watermark, embed_watermark
 from synthface.provenance.watermark import ALGORITHM, DEFAULT_PSNR_DB, read_bits
+
+from _results import save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 FACES = Path(os.environ.get("SYNTHFACE_FACES", ROOT.parent / "shared" / "data" / "faces"))
@@ -140,14 +141,7 @@ def main() -> None:
         f"false positives on {fp['images']} real photos ({fp['decodes']} decodes, native size and 64 px): "
         f"{fp['false_positives_native'] + fp['false_positives_64px_crop']} (rate {fp['rate']:.2e})"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    from synthface.io_utils import write_text_atomic
-
-    write_text_atomic(
-        RESULTS,
-        json.dumps({"algorithm": ALGORITHM, "robustness": rows, "false_positives": fp}, indent=2) + "\n",
-    )
-    print(f"wrote {RESULTS}")
+    save_results(RESULTS, {"algorithm": ALGORITHM, "robustness": rows, "false_positives": fp})
 
 
 if __name__ == "__main__":
