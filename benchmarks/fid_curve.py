@@ -11,7 +11,7 @@ not recomputed, so the curve grows as the run goes on. Writes
 benchmarks/results/fid_curve_faces64.json and docs/fid-vs-kimg.png.
 
     OMP_NUM_THREADS=2 python benchmarks/fid_curve.py --run runs/faces64 --num 2000 \\
-        --extra runs/faces64-126k/generator=126
+        --extra runs/faces64-126k/generator=126   [--kimg 500,600: only those milestones]
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ def main() -> None:
     parser.add_argument("--num", type=int, default=2000, help="Generated samples per point.")
     parser.add_argument("--num-reference", type=int, default=10000)
     parser.add_argument("--psi", type=float, default=1.0)
+    parser.add_argument("--kimg", default=None,
+                        help="Only these milestones, e.g. 500,600 (rounded kimg); the rest wait for a later run.")
     args = parser.parse_args()
 
     from synthface.data import prepare_images
@@ -78,7 +80,11 @@ def main() -> None:
     from synthface.metrics.evaluate import compute_generator_metrics
     from synthface.metrics.reference import random_subset, reference_stats
 
-    todo = milestones(args.run) + [parse_extra(spec) for spec in args.extra]
+    todo = milestones(args.run)
+    if args.kimg:
+        wanted = {round(float(k)) for k in args.kimg.split(",")}
+        todo = [(folder, kimg) for folder, kimg in todo if round(kimg) in wanted]
+    todo += [parse_extra(spec) for spec in args.extra]
     if not todo:
         raise SystemExit(f"no snapshots: {args.run}/generators is empty and no --extra was given")
     points = json.loads(RESULTS.read_text())["points"] if RESULTS.exists() else []
