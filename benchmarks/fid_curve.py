@@ -82,7 +82,10 @@ def main() -> None:
 
     todo = milestones(args.run)
     if args.kimg:
-        wanted = {round(float(k)) for k in args.kimg.split(",")}
+        try:
+            wanted = {round(float(k)) for k in args.kimg.split(",")}
+        except ValueError:
+            raise SystemExit(f"--kimg {args.kimg!r}: give kimg numbers separated by commas, e.g. 500,600") from None
         todo = [(folder, kimg) for folder, kimg in todo if round(kimg) in wanted]
     todo += [parse_extra(spec) for spec in args.extra]
     if not todo:
