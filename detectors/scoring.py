@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +56,9 @@ class DetectorScores:
     scored_side: np.ndarray
 
     def take(self, mask: np.ndarray, other: DetectorScores, indices: np.ndarray) -> None:
-        """Replace the scores of images `indices[mask]` by `other`'s scores at `mask`."""
-        for name in ("cnn_logit", "spectral_logit", "cnn_probability", "spectral_probability", "probability",
-                     "scored_side"):
-            getattr(self, name)[indices[mask]] = getattr(other, name)[mask]
+        """Replace the scores of images `indices[mask]` by `other`'s scores at `mask` (every field)."""
+        for field in fields(self):
+            getattr(self, field.name)[indices[mask]] = getattr(other, field.name)[mask]
 
 
 @dataclass
