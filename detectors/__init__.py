@@ -6,7 +6,7 @@ The modules are small and imported on demand (importing this package costs nothi
 - `detectors.model`: `SynthDetector` (patch CNN + spectral head + calibration), `load_detector`
 - `detectors.training`: `TrainDetectorConfig`, `train_detector`
 - `detectors.evaluation`: `evaluate_detector`, `write_report`
-- `detectors.detect`: `DetectPipeline`, `Detection`, `expand_inputs` and the verdict strings
+- `detectors.detect`: `DetectPipeline`, `Detection` and the verdict strings (inputs: `synthface.provenance.inputs`)
 - `detectors.output`: the table and JSON-lines rendering of `synthface detect`
 - `detectors.spectral`, `detectors.calibration`, `detectors.augment`, `detectors.splits`, `detectors.fakes`
 """

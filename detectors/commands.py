@@ -39,8 +39,9 @@ def detect(
     """
     from tqdm.auto import tqdm
 
-    from detectors.detect import DetectPipeline, expand_inputs
+    from detectors.detect import DetectPipeline
     from detectors.output import json_line, summary_line, table_header, table_row
+    from synthface.provenance.inputs import expand_inputs
     from synthface.provenance.keys import trust_anchors_pem
 
     if fail_on is not None and fail_on not in FAIL_ON:

@@ -16,14 +16,13 @@ so a batch always goes on.
 
 from __future__ import annotations
 
-import glob
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from synthface.errors import SynthfaceError
 from synthface.pretrained import default_detector_spec
+from synthface.provenance.inputs import InputItem, ShardReader
 
 SIGNED = "synthetic (signed)"
 TAMPERED = "synthetic (tampered manifest)"
@@ -31,7 +30,6 @@ WATERMARK = "synthetic (watermark)"
 NO_EVIDENCE = "no evidence of synthesis"
 ERROR = "error"
 LIKELY_PREFIX = "likely synthetic"
-_GLOB_CHARS = set("*?[")
 
 
 def classifier_verdict(probability: float) -> str:
@@ -60,47 +58,6 @@ class Detection:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "synthetic": self.synthetic}
-
-
-@dataclass
-class InputItem:
-    """One expanded input: a file to examine, or an argument that named nothing usable."""
-
-    label: str
-    path: Path | None
-    problem: str | None = None
-
-
-def expand_inputs(args: list[str]) -> list[InputItem]:
-    """Files as given; folders recursively (image files, no hidden ones); globs expanded, sorted."""
-    items: list[InputItem] = []
-    for arg in args:
-        path = Path(arg).expanduser()
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in _image_extensions()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            if not found:
-                items.append(InputItem(arg, None, "folder holds no image files"))
-            items.extend(InputItem(str(p), p) for p in found)
-        elif path.exists():
-            items.append(InputItem(arg, path))
-        elif _GLOB_CHARS & set(arg):
-            matches = sorted(glob.glob(os.path.expanduser(arg), recursive=True))
-            files = [Path(m) for m in matches if Path(m).is_file()]
-            if not files:
-                items.append(InputItem(arg, None, "no file matches this pattern"))
-            items.extend(InputItem(str(p), p) for p in files)
-        else:
-            items.append(InputItem(arg, None, "no such file or folder"))
-    return items
-
-
-def _image_extensions() -> frozenset[str]:
-    # The same list as synthface.data.IMAGE_EXTENSIONS, which cannot be imported without torch.
-    return frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 
 
 def _c2pa_summary(report: Any) -> dict[str, Any]:
@@ -238,6 +195,7 @@ class DetectPipeline:
             self.store = ManifestStore(store)
         self._model: Any = None
         self.model_loads = 0
+        self._shards = ShardReader()
 
     @property
     def classifier_loaded(self) -> bool:
@@ -260,25 +218,28 @@ class DetectPipeline:
             detection.verdict, detection.error = ERROR, item.problem or "unusable input"
             return detection
         try:
-            self._detect_into(item.path, detection)
+            self._detect_into(item.source(self._shards), detection)
         except ModelUnavailable:
             raise
         except SynthfaceError as exc:
             detection.verdict, detection.error = ERROR, _without_name(str(exc), item.label)
         return detection
 
-    def _detect_into(self, path: Path, detection: Detection) -> None:
+    def _detect_into(self, source: bytes | Path, detection: Detection) -> None:
         from synthface.provenance.imageio import sniff_format
 
         try:
-            with open(path, "rb") as handle:
-                head = handle.read(16)
+            if isinstance(source, bytes):
+                head = source[:16]
+            else:
+                with open(source, "rb") as handle:
+                    head = handle.read(16)
         except OSError as exc:
             raise SynthfaceError(f"cannot read it ({exc.strerror or exc})") from None
         if sniff_format(head) is not None:
             from synthface.provenance.verify import verify_image
 
-            report = verify_image(path, self.trust_anchors, self.store, name=str(path))
+            report = verify_image(source, self.trust_anchors, self.store, name=detection.path)
             if report.error:
                 raise SynthfaceError(report.error)
             if provenance_verdict(report, detection):
@@ -286,9 +247,9 @@ class DetectPipeline:
         else:
             detection.c2pa = {"status": "unsupported format"}
             detection.reasons.append("C2PA and watermark checked only in PNG and JPEG files")
-        self._classify(path, detection)
+        self._classify(source, detection)
 
-    def _classify(self, path: Path, detection: Detection) -> None:
+    def _classify(self, source: bytes | Path, detection: Detection) -> None:
         if not self.use_classifier:
             return
         if self.model_spec is None:
@@ -299,7 +260,7 @@ class DetectPipeline:
         from detectors.scoring import MIN_SIDE
         from synthface.data import load_image
 
-        pixels = np.asarray(load_image(path))
+        pixels = np.asarray(load_image(source, name=detection.path))
         if min(pixels.shape[:2]) < MIN_SIDE:
             detection.reasons.append(f"classifier not run: smaller than {MIN_SIDE} px")
             return

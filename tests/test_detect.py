@@ -21,7 +21,6 @@ from detectors.detect import (
     TAMPERED,
     WATERMARK,
     DetectPipeline,
-    expand_inputs,
 )
 from synthface.provenance import (
     Payload,
@@ -30,6 +29,7 @@ from synthface.provenance import (
     load_signing_identity,
     mark_and_sign,
 )
+from synthface.provenance.inputs import expand_inputs
 
 DETECTION_KEYS = {"path", "verdict", "synthetic", "reasons", "c2pa", "watermark", "classifier", "error"}
 

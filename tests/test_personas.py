@@ -176,6 +176,43 @@ def test_dataset_rows_hold_the_exact_signed_bytes_and_verify(dataset, tiny_model
     assert stripped.manifest == "store" and stripped.watermark_found
 
 
+def test_detect_and_verify_take_the_dataset_folder_row_by_row(dataset, tmp_path):
+    """What a user checks right after generate-personas is the folder it wrote: its shards' rows are
+    the signed files, so both commands read them, and a bad shard is reported without stopping."""
+    import json
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from synthface.cli import app
+
+    out, _ = dataset
+    runner = CliRunner()
+    verified = runner.invoke(app, ["verify", str(out), "--json"])
+    assert verified.exit_code == 0, verified.output
+    reports = [json.loads(line) for line in verified.stdout.splitlines()]
+    assert len(reports) == 12 and all(r["signature_valid"] and r["signer_trusted"] for r in reports)
+    assert reports[5]["source"] == f"{out / 'data' / 'train-00001-of-00003.parquet'}[1]"  # 4 rows a shard
+    detected = runner.invoke(app, ["detect", str(out / "data"), "--json", "--no-classifier"])
+    assert detected.exit_code == 0, detected.output
+    rows = [json.loads(line) for line in detected.stdout.splitlines() if line.startswith("{")]
+    assert [r["verdict"] for r in rows] == ["synthetic (signed)"] * 12
+    assert rows[0]["c2pa"]["persona"] is not None and rows[0]["c2pa"]["status"] == "trusted"
+
+    mixed = tmp_path / "mixed"
+    shutil.copytree(out / "data", mixed)
+    (mixed / "broken.parquet").write_bytes(b"PAR1 this is not a parquet file")
+    pq.write_table(pa.table({"name": ["x"]}), mixed / "names.parquet")
+    result = runner.invoke(app, ["detect", str(mixed), "--no-classifier"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    verdicts = [line.split("  ")[0] for line in result.stdout.splitlines()[1:-1]]
+    assert verdicts.count("synthetic (signed)") == 12 and verdicts.count("error") == 2
+    assert "broken.parquet" in result.stdout and "not a readable parquet shard" in result.stdout
+    assert "names.parquet" in result.stdout and "no image column" in result.stdout
+
+
 def test_w_column_regenerates_the_image(dataset, tiny_model):
     import datasets
 

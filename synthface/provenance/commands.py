@@ -33,7 +33,7 @@ def keys_init(
 
 @user_errors
 def verify(
-    paths: list[Path] = typer.Argument(..., help="Images to verify (PNG or JPEG)."),
+    paths: list[str] = typer.Argument(..., help="Images (PNG or JPEG), folders, globs or dataset parquet shards."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per image."),
     store: Path = typer.Option(None, "--store", help="Folder of NAME.c2pa sidecars for stripped images."),
     trust: list[Path] = typer.Option(None, "--trust", help="Extra trusted root CA (PEM); repeatable."),
@@ -45,18 +45,24 @@ def verify(
     """
     from tqdm import tqdm
 
+    from synthface.errors import SynthfaceError
+    from synthface.provenance.inputs import ShardReader, expand_inputs
     from synthface.provenance.keys import trust_anchors_pem
     from synthface.provenance.store import ManifestStore
-    from synthface.provenance.verify import verify_image
+    from synthface.provenance.verify import VerificationReport, verify_image
 
     anchors = trust_anchors_pem(list(trust or []), key_dir)
     manifest_store = ManifestStore(store) if store is not None else None
+    items, shards = expand_inputs(paths), ShardReader()
     errors = failures = 0
-    for path in tqdm(paths, unit="img", disable=len(paths) < 20 or as_json, file=sys.stderr):
-        report = verify_image(path, anchors, manifest_store)
+    for item in tqdm(items, unit="img", disable=len(items) < 20 or as_json, file=sys.stderr):
+        try:
+            report = verify_image(item.source(shards), anchors, manifest_store, name=item.label)
+        except SynthfaceError as exc:
+            report = VerificationReport(source=item.label, error=str(exc))
         if report.error:
             errors += 1
-            print(f"error: {path}: {report.error}", file=sys.stderr)
+            print(f"error: {item.label}: {report.error}", file=sys.stderr)
         elif not report.ok:
             failures += 1
         if as_json:
