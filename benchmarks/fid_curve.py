@@ -4,7 +4,9 @@ Scores every `RUN/generators/kimg-*` milestone the trainer kept (`--milestone-ki
 `--extra FOLDER=KIMG` generator folders (older snapshots kept by hand), with the same number of
 samples against the same cached reference statistics (a seeded random subset of the training
 photos), so the points are comparable with each other. FID from fewer samples is biased
-upwards, so compare a curve's points with each other, not with an FID-10k.
+upwards, so compare a curve's points with each other, not with an FID-10k. A run started with
+`--init-from` counts on from its model's kimg (`init_kimg` in its train_config.json), and its
+points are drawn as a series of their own.
 
 Points accumulate: a point already in the results file (same folder, kimg and sample count) is
 not recomputed, so the curve grows as the run goes on. Writes
@@ -29,10 +31,18 @@ FIGURE = ROOT / "docs" / "fid-vs-kimg.png"
 FACES = ROOT.parent / "shared" / "data" / "faces"
 
 
+def init_kimg(run: Path) -> float:
+    """kimg the run's --init-from model had been trained for (0 for a run from random weights)."""
+    config = run / "train_config.json"
+    return float(json.loads(config.read_text()).get("init_kimg") or 0.0) if config.is_file() else 0.0
+
+
 def milestones(run: Path) -> list[tuple[Path, float]]:
-    """(generator folder, kimg) of each milestone the trainer kept in RUN/generators."""
-    return sorted(((path, float(path.name.removeprefix("kimg-"))) for path in (run / "generators").glob("kimg-*")),
-                  key=lambda item: item[1])
+    """(generator folder, kimg) of each milestone the trainer kept in RUN/generators; a warm-started
+    run's kimg count on from its init model's, so its points continue that model's curve."""
+    offset = init_kimg(run)
+    found = ((path, offset + float(path.name.removeprefix("kimg-"))) for path in (run / "generators").glob("kimg-*"))
+    return sorted(found, key=lambda item: item[1])
 
 
 def parse_extra(spec: str) -> tuple[Path, float]:
@@ -50,8 +60,12 @@ def plot(points: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
     for num in sorted({p["num_samples"] for p in points}):
-        chosen = sorted((p for p in points if p["num_samples"] == num), key=lambda p: p["kimg"])
-        ax.plot([p["kimg"] for p in chosen], [p["fid"] for p in chosen], "o-", label=f"FID, {num} samples")
+        for warm in (False, True):
+            chosen = sorted((p for p in points if p["num_samples"] == num and bool(p.get("warm_start")) == warm),
+                            key=lambda p: p["kimg"])
+            if chosen:
+                label = f"FID, {num} samples" + (", warm-started run" if warm else "")
+                ax.plot([p["kimg"] for p in chosen], [p["fid"] for p in chosen], "s--" if warm else "o-", label=label)
     ax.set_xlabel("kimg (thousands of real images shown)")
     ax.set_ylabel("FID (lower is better)")
     ax.set_yscale("log")
@@ -87,6 +101,7 @@ def main() -> None:
         except ValueError:
             raise SystemExit(f"--kimg {args.kimg!r}: give kimg numbers separated by commas, e.g. 500,600") from None
         todo = [(folder, kimg) for folder, kimg in todo if round(kimg) in wanted]
+    warm_start = init_kimg(args.run) > 0
     todo += [parse_extra(spec) for spec in args.extra]
     if not todo:
         raise SystemExit(f"no snapshots: {args.run}/generators is empty and no --extra was given")
@@ -108,6 +123,8 @@ def main() -> None:
         point = {"model": model, "kimg": kimg, "num_samples": args.num, "num_reference": result["num_reference"],
                  "psi": args.psi, "fid": result["fid"], "kid_mean": result["kid_mean"],
                  "seconds": round(time.perf_counter() - began, 1)}
+        if warm_start and folder.resolve().is_relative_to(args.run.resolve()):
+            point["warm_start"] = True
         points.append(point)
         print(f"{kimg:8.1f} kimg  FID {point['fid']:7.2f}  KID {point['kid_mean']:.4f}  ({model})", flush=True)
         save_results(RESULTS, {"points": points}, quiet=True)  # after each point: a kill loses one point

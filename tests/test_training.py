@@ -216,3 +216,83 @@ def test_memory_format_defaults_to_channels_last_on_cpu_only() -> None:
     assert TrainConfig(data="x", out="y").resolve_defaults(on_gpu=False).channels_last is True
     assert TrainConfig(data="x", out="y").resolve_defaults(on_gpu=True).channels_last is False
     assert TrainConfig(data="x", out="y", channels_last=False).resolve_defaults(on_gpu=False).channels_last is False
+
+
+def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_warm_start_carries_generator_and_discriminator_over(blobs: Path, tmp_path: Path) -> None:
+    """A run's exported generator folder holds its discriminator, so it can start a new run that
+    fine-tunes both, with the model's architecture (widths not given are taken from it)."""
+    from safetensors.torch import load_file
+
+    torch.set_num_threads(1)
+    first = tmp_path / "first"
+    train(tiny_config(blobs, first, kimg=0.024))
+    exported = first / "generator"
+    assert (exported / "discriminator" / "config.json").is_file()
+    G_saved = load_file(str(exported / "model.safetensors"))
+    D_saved = load_file(str(exported / "discriminator" / "model.safetensors"))
+
+    config = tiny_config(blobs, tmp_path / "second", init_from=str(first), kimg=0.032, z_dim=None, w_dim=None,
+                         channel_base=None, channel_max=None, mapping_layers=None, resolution=None)
+    trainer = Trainer(config)
+    assert (config.resolution, config.z_dim, config.channel_max, config.mapping_layers) == (16, 32, 32, 2)
+    assert config.d_warmup_kimg == 0.0  # D came with the model
+    assert _same(_weights(trainer.G), G_saved) and _same(_weights(trainer.G_ema), G_saved)
+    assert _same(_weights(trainer.D), D_saved)
+    trainer.run()
+    assert not _same(_weights(trainer.G), G_saved) and not _same(_weights(trainer.D), D_saved)
+    saved = json.loads((tmp_path / "second" / "train_config.json").read_text())
+    assert saved["init_from"] == str(first) and saved["d_warmup_kimg"] == 0.0
+
+
+def test_a_warm_start_without_discriminator_trains_d_alone_first(blobs: Path, tmp_path: Path) -> None:
+    """A fresh D's gradients must not reach G before D knows anything: G stays exactly as loaded
+    during the warm-up, then trains; the path-length mean starts at the loaded G's own."""
+    import shutil
+
+    torch.set_num_threads(1)
+    first = tmp_path / "first"
+    train(tiny_config(blobs, first, kimg=0.024))
+    model = first / "generator"
+    shutil.rmtree(model / "discriminator")
+    (model / "metrics.json").write_text(json.dumps({"kimg": 0.024}))
+    G_saved = _weights(Trainer(tiny_config(blobs, tmp_path / "probe", init_from=str(model))).G)
+
+    run = tmp_path / "warm"
+    trainer = Trainer(tiny_config(blobs, run, init_from=str(model), d_warmup_kimg=0.016, kimg=0.016))
+    D_random = _weights(trainer.D)
+    trainer.run()  # the warm-up only: two D steps
+    assert _same(_weights(trainer.G), G_saved) and _same(_weights(trainer.G_ema), G_saved)
+    assert not _same(_weights(trainer.D), D_random)
+    assert float(trainer.objective.pl_mean) > 0
+    saved = json.loads((run / "train_config.json").read_text())
+    assert saved["init_kimg"] == 0.024 and saved["d_warmup_kimg"] == 0.016
+
+    resumed = train(tiny_config(blobs, run, kimg=0.04), resume=True)  # past the warm-up: G trains
+    assert resumed.images_seen == 40
+    G_after = load_generator_weights(run / "generator")
+    assert not _same(G_after, G_saved)
+
+
+def load_generator_weights(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_a_warm_start_keeps_the_models_architecture(blobs: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    train(tiny_config(blobs, first, kimg=0.008))
+    with pytest.raises(SynthfaceError, match="--channel-max 64 differs from the --init-from model's 32"):
+        Trainer(tiny_config(blobs, tmp_path / "second", init_from=str(first), channel_max=64))
+    shutil_target = first / "generator" / "discriminator" / "model.safetensors"
+    shutil_target.write_bytes(b"not safetensors")
+    with pytest.raises(SynthfaceError, match="cannot load the discriminator"):
+        Trainer(tiny_config(blobs, tmp_path / "third", init_from=str(first)))

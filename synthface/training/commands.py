@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         data: str = typer.Option(None, help="Image folder, saved dataset or Hub dataset id "
                                  "(default: $SYNTHFACE_FACES or ../shared/data/faces)."),
         out: Path = typer.Option(Path("runs/synthface"), help="Run folder (checkpoints, grids, metrics)."),
-        resolution: int = typer.Option(64, help="Power of two, 32..1024."),
+        resolution: int = typer.Option(None, help="Power of two, 32..1024 (default 64, or the --init-from model's)."),
         kimg: float = typer.Option(100.0, help="Train until this many thousand images were shown."),
         batch: int = typer.Option(32, help="Global batch size (split over torchrun processes)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint."),
@@ -39,7 +39,12 @@ def register(app: typer.Typer) -> None:
         channel_max: int = typer.Option(None),
         z_dim: int = typer.Option(None),
         w_dim: int = typer.Option(None),
-        mapping_layers: int = typer.Option(8),
+        mapping_layers: int = typer.Option(None, help="Mapping-network depth (default 8)."),
+        init_from: str = typer.Option(None, help="Start from a trained generator (folder, run folder, Hub id or "
+                                      "'bundled') instead of random weights: fine-tuning, or going on from "
+                                      "an exported generator when the checkpoints are gone."),
+        d_warmup_kimg: float = typer.Option(None, help="With --init-from: train only D for this many kimg first "
+                                            "(default 20 when the model has no discriminator/, else 0)."),
         g_lr: float = typer.Option(0.0025),
         d_lr: float = typer.Option(0.0025),
         r1_gamma: float = typer.Option(None, help="R1 weight (default 0.0002 * res^2 / batch)."),
@@ -67,10 +72,11 @@ def register(app: typer.Typer) -> None:
             raise SynthfaceError(f"--augment {augment!r}: use ada, fixed or none")
         config = TrainConfig(
             data=data or default_data_source(), out=str(out), resolution=resolution,
-            img_channels=1 if grayscale else 3, crop=crop, fit=fit, image_column=image_column,
+            img_channels=1 if grayscale else None, crop=crop, fit=fit, image_column=image_column,
             max_images=max_images, mirror=mirror, kimg=kimg, batch=batch, seed=seed,
             z_dim=z_dim, w_dim=w_dim, mapping_layers=mapping_layers, channel_base=channel_base,
-            channel_max=channel_max, g_lr=g_lr, d_lr=d_lr, r1_gamma=r1_gamma, pl_weight=pl_weight,
+            channel_max=channel_max, init_from=init_from, d_warmup_kimg=d_warmup_kimg, g_lr=g_lr, d_lr=d_lr,
+            r1_gamma=r1_gamma, pl_weight=pl_weight,
             style_mixing_prob=style_mixing, augment=augment, augment_p=augment_p, ada_target=ada_target,
             ada_kimg=ada_kimg, snapshot_kimg=snapshot_kimg, milestone_kimg=milestone_kimg, log_every=log_every,
             fid_every_kimg=fid_every_kimg, fid_samples=fid_samples, device=device, channels_last=channels_last,

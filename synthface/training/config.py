@@ -27,8 +27,8 @@ class TrainConfig:
 
     data: str = ""
     out: str = "runs/synthface"
-    resolution: int = 64
-    img_channels: int = 3
+    resolution: int | None = None  # None: 64, or the --init-from model's
+    img_channels: int | None = None  # None: 3 (RGB), or the --init-from model's
     crop: str = "auto"
     fit: str = "crop"
     image_column: str = "image"
@@ -39,12 +39,17 @@ class TrainConfig:
     batch: int = 32
     seed: int = 0
 
-    # Networks.
+    # Networks (None: the width table's, or the --init-from model's).
     z_dim: int | None = None
     w_dim: int | None = None
-    mapping_layers: int = 8
+    mapping_layers: int | None = None
     channel_base: int | None = None
     channel_max: int | None = None
+
+    # Warm start: a generator to begin from (folder, run, Hub id or "bundled"; see warm_start.py).
+    init_from: str | None = None
+    init_kimg: float | None = None  # how far the init model was trained, when its folder says
+    d_warmup_kimg: float | None = None  # D-only steps first; None: 20 when D starts from random weights, else 0
 
     # Optimisation.
     g_lr: float = 0.0025
@@ -85,6 +90,9 @@ class TrainConfig:
 
     def resolve_defaults(self, on_gpu: bool) -> TrainConfig:
         """Fill width, EMA and R1 defaults from the resolution and the device kind."""
+        self.resolution = 64 if self.resolution is None else self.resolution
+        self.img_channels = 3 if self.img_channels is None else self.img_channels
+        self.mapping_layers = 8 if self.mapping_layers is None else self.mapping_layers
         table = GPU_WIDTHS if on_gpu else CPU_WIDTHS
         base, cmax, dim = table.get(self.resolution, (16384 if on_gpu else 4096, 512 if on_gpu else 256, 512))
         self.channel_base = self.channel_base or base

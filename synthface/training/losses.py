@@ -81,11 +81,11 @@ class GANObjective:
     def _augment(self, images: torch.Tensor) -> torch.Tensor:
         return augment(images, self.ada.p) if self.config.augment != "none" else images
 
-    def _sample_ws(self, batch: int) -> torch.Tensor:
+    def _sample_ws(self, batch: int, update_w_avg: bool = True) -> torch.Tensor:
         """Mapping with style mixing: past a random crossover, styles come from a second z."""
         G = self.G
         z = torch.randn(batch, G.z_dim, device=self.device)
-        ws = G.mapping(z, update_w_avg=True)
+        ws = G.mapping(z, update_w_avg=update_w_avg)
         if self.config.style_mixing_prob > 0 and float(torch.rand([])) < self.config.style_mixing_prob:
             crossover = int(torch.randint(1, G.num_ws, []))
             ws2 = G.mapping(torch.randn(batch, G.z_dim, device=self.device))
@@ -96,17 +96,18 @@ class GANObjective:
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast)
 
     # ----------------------------------------------------------------- step
-    def step(self, reals: torch.Tensor, step_index: int) -> StepStats:
-        """One D update and one G update on a batch of reals (float, [-1, 1])."""
+    def step(self, reals: torch.Tensor, step_index: int, train_G: bool = True) -> StepStats:
+        """One D update and (unless `train_G` is False: a warm start's D warm-up) one G update on a
+        batch of reals (float, [-1, 1])."""
         cfg = self.config
         batch = reals.shape[0]
         do_r1 = bool(cfg.r1_gamma) and step_index % cfg.r1_interval == 0
         do_pl = cfg.pl_weight > 0 and step_index % cfg.pl_interval == 0
 
         # Generator forward, once.
-        requires_grad(self.G, True)
-        with self._autocast():
-            fakes = self.G.synthesis(self._sample_ws(batch), noise_mode="random")
+        requires_grad(self.G, train_G)
+        with self._autocast(), torch.set_grad_enabled(train_G):
+            fakes = self.G.synthesis(self._sample_ws(batch, update_w_avg=train_G), noise_mode="random")
 
         # ---- D: fakes (detached) and reals in one pass.
         requires_grad(self.D, True)
@@ -130,16 +131,19 @@ class GANObjective:
 
         # ---- G: the same fakes scored by the updated, frozen D.
         requires_grad(self.D, False)
-        with self._autocast():
-            gen_logits = self.D(self._augment(fakes.float())).float()
-        loss_g = F.softplus(-gen_logits).mean()
-        self.opt_G.zero_grad(set_to_none=True)
-        loss_g.backward()
         pl_value = None
-        if do_pl:
-            pl_value = self._path_length_backward(batch)
-        average_gradients(list(self.G.parameters()), self.dist)
-        self.opt_G.step()
+        if train_G:
+            with self._autocast():
+                gen_logits = self.D(self._augment(fakes.float())).float()
+            loss_g = F.softplus(-gen_logits).mean()
+            self.opt_G.zero_grad(set_to_none=True)
+            loss_g.backward()
+            if do_pl:
+                pl_value = self._path_length_backward(batch)
+            average_gradients(list(self.G.parameters()), self.dist)
+            self.opt_G.step()
+        else:
+            loss_g = F.softplus(-fake_logits.detach()).mean()  # what G would face, before D's update
         sync_buffer_mean(self.G.mapping_net.w_avg, self.dist)
 
         if step_index % cfg.ada_interval == cfg.ada_interval - 1:
@@ -155,19 +159,31 @@ class GANObjective:
         n = self.dist.world_size
         return StepStats(stats[0] / n, stats[1] / n, stats[2] / n, stats[3] / n, r1_value, pl_value)
 
-    def _path_length_backward(self, batch: int) -> float:
-        """Accumulate the path-length penalty's gradient into G (lazy, every pl_interval)."""
-        cfg = self.config
-        pl_batch = max(batch // cfg.pl_batch_shrink, 1)
+    def _path_lengths(self, batch: int, create_graph: bool) -> tuple[torch.Tensor, float]:
+        """Per-sample |J^T y| of the synthesis for random image-space directions y, and their mean
+        over all processes (`create_graph`: for the penalty's backward, which also tracks w_avg)."""
         with self._autocast():
-            ws = self._sample_ws(pl_batch)
+            ws = self._sample_ws(batch, update_w_avg=create_graph)
             images = self.G.synthesis(ws, noise_mode="random").float()
         h, w = images.shape[2], images.shape[3]
         noise = torch.randn_like(images) / math.sqrt(h * w)
-        (grad,) = torch.autograd.grad((images * noise).sum(), ws, create_graph=True)
+        (grad,) = torch.autograd.grad((images * noise).sum(), ws, create_graph=create_graph)
         lengths = grad.float().square().sum(dim=2).mean(dim=1).sqrt()
         mean_length = all_reduce_sum([float(lengths.detach().mean())], self.dist, self.device)[0]
-        mean_length /= self.dist.world_size
+        return lengths, mean_length / self.dist.world_size
+
+    def measure_path_length(self, batches: int = 8) -> float:
+        """Set the path-length mean to the generator's own (a warm start's G is far from zero)."""
+        requires_grad(self.G, True)  # the graph to ws runs through G's mapping; no parameter gets a grad
+        pl_batch = max(self.config.batch // self.config.pl_batch_shrink, 1)
+        means = [self._path_lengths(pl_batch, create_graph=False)[1] for _ in range(batches)]
+        self.pl_mean.fill_(sum(means) / len(means))
+        return float(self.pl_mean)
+
+    def _path_length_backward(self, batch: int) -> float:
+        """Accumulate the path-length penalty's gradient into G (lazy, every pl_interval)."""
+        cfg = self.config
+        lengths, mean_length = self._path_lengths(max(batch // cfg.pl_batch_shrink, 1), create_graph=True)
         self.pl_mean.copy_(self.pl_mean.lerp(torch.tensor(mean_length, device=self.device), cfg.pl_decay))
         penalty = (lengths - self.pl_mean).square().mean()
         (penalty * cfg.pl_weight * cfg.pl_interval).backward()

@@ -23,6 +23,7 @@ from synthface.generator import Discriminator, Generator
 from synthface.generator.images import uint8_to_float
 from synthface.io_utils import atomic_path, write_text_atomic
 from synthface.training import checkpoint as ckpt
+from synthface.training import warm_start
 from synthface.training.config import TrainConfig
 from synthface.training.distributed import DistInfo, broadcast_module, init_distributed
 from synthface.training.losses import GANObjective, StepStats
@@ -54,8 +55,12 @@ def pick_device(name: str, dist_info: DistInfo) -> torch.device:
     return torch.device("cpu")
 
 
-def export_generator(G_ema: Generator, folder: Path) -> None:
-    """Save the EMA generator with save_pretrained, replacing the old export atomically."""
+def export_generator(G_ema: Generator, folder: Path, D: Discriminator | None = None) -> None:
+    """Save the EMA generator with save_pretrained, replacing the old export atomically.
+
+    With `D`, its discriminator goes in `discriminator/` beside it, so the folder alone can start
+    a new run (`--init-from`) that fine-tunes both, as a checkpoint would, at a third of its size.
+    """
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.tmp")
     old = folder.with_name(f".{folder.name}.old")
@@ -64,6 +69,9 @@ def export_generator(G_ema: Generator, folder: Path) -> None:
             _rmtree(leftover)
     G_cpu = copy.deepcopy(G_ema).to("cpu").float()
     G_cpu.save_pretrained(tmp)
+    if D is not None:
+        D_cpu = copy.deepcopy(D).to("cpu", torch.float32, memory_format=torch.contiguous_format)
+        D_cpu.save_pretrained(tmp / warm_start.DISCRIMINATOR_FOLDER)
     if folder.exists():
         os.replace(folder, old)
     os.replace(tmp, folder)
@@ -83,6 +91,10 @@ class Trainer:
     def __init__(self, config: TrainConfig, resume: bool = False) -> None:
         self.dist = init_distributed("cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu")
         self.device = pick_device(config.device, self.dist)
+        self.init_model = None
+        if config.init_from and not resume:
+            self.init_model = warm_start.find_init_model(config.init_from)
+            warm_start.adopt_architecture(config, self.init_model)
         self.config = config.resolve_defaults(self.device.type == "cuda")
         if config.batch % self.dist.world_size != 0:
             raise SynthfaceError(
@@ -97,6 +109,11 @@ class Trainer:
         self.G = Generator(**config.generator_kwargs()).to(self.device)
         self.D = Discriminator(**config.discriminator_kwargs()).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval()
+        if self.init_model is not None:
+            with_d = warm_start.load_init_weights(self.init_model, self.G, self.G_ema, self.D)
+            if config.d_warmup_kimg is None:
+                config.d_warmup_kimg = 0.0 if with_d else warm_start.DEFAULT_D_WARMUP_KIMG
+        config.d_warmup_kimg = config.d_warmup_kimg or 0.0
         broadcast_module(self.G, self.dist)
         broadcast_module(self.D, self.dist)
         broadcast_module(self.G_ema, self.dist)
@@ -195,7 +212,7 @@ class Trainer:
             return
         ckpt.save_state(self.state(), ckpt.checkpoint_path(self.run_dir, self.images_seen))
         ckpt.prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
-        export_generator(self.G_ema, self.run_dir / "generator")
+        export_generator(self.G_ema, self.run_dir / "generator", self.D)
         self._export_milestone()
         kimg = self.images_seen / 1000
         grid = self.run_dir / "samples" / f"grid-{kimg:08.2f}kimg.png"
@@ -221,7 +238,7 @@ class Trainer:
             except ValueError:  # not one of ours
                 continue
         if self.images_seen // every not in kept:
-            export_generator(self.G_ema, folder / f"kimg-{self.images_seen / 1000:010.3f}")
+            export_generator(self.G_ema, folder / f"kimg-{self.images_seen / 1000:010.3f}", self.D)
 
     def _fid_due(self) -> bool:
         every = int(self.config.fid_every_kimg * 1000)
@@ -281,6 +298,8 @@ class Trainer:
             raise SynthfaceError(
                 f"{self.run_dir} already holds checkpoints: pass --resume to continue it or pick a new --out"
             )
+        elif self.init_model is not None and self.config.pl_weight > 0:
+            self.objective.measure_path_length()
         if self.dist.is_main:
             write_text_atomic(config_path, self.config.to_json())
 
@@ -298,12 +317,15 @@ class Trainer:
                    disable=not (cfg.progress and self.dist.is_main), dynamic_ncols=True, desc="train")
         last_time, last_images = time.perf_counter(), self.images_seen
         snapshotted_at = -1
+        d_warmup_until = int(cfg.d_warmup_kimg * 1000)
         while self.images_seen < total:
             reals = self.next_batch()
-            stats = self.objective.step(reals, self.step_index)
+            train_G = self.images_seen >= d_warmup_until
+            stats = self.objective.step(reals, self.step_index, train_G=train_G)
             self.step_index += 1
             self.images_seen += cfg.batch
-            self.objective.update_ema(self.images_seen)
+            if train_G:
+                self.objective.update_ema(self.images_seen)
             bar.update(min(cfg.batch, total - bar.n))
             if self.step_index % cfg.log_every == 0 or self.images_seen >= total:
                 now = time.perf_counter()
