@@ -97,6 +97,8 @@ def train_detector(
     max_images: int = typer.Option(None, help="Use only the first N images of each source."),
     seed: int = typer.Option(0),
     workers: int = typer.Option(None, help="Image decoding processes (default: all CPUs)."),
+    init_from: str = typer.Option(None, help="Start from a trained detector's weights (folder, run folder, Hub "
+                                  "id or 'bundled'), e.g. one more leg on a new generator's faces."),
 ) -> None:
     """Train the patch CNN, fit the spectral head, calibrate on the held-out split, save DIR/detector."""
     from detectors.training import TrainDetectorConfig
@@ -110,7 +112,8 @@ def train_detector(
                                  resolution=resolution, crop=crop,
                                  batch=batch, steps=steps, lr=lr, lr_ramp_down=lr_ramp_down,
                                  checkpoint_every=checkpoint_every,
-                                 max_images=max_images, seed=seed, num_workers=workers)
+                                 max_images=max_images, seed=seed, num_workers=workers,
+                                 init_from=init_from)
     target = run(config, resume=resume)
     typer.echo(f"detector saved to {target}; validation metrics in {out / 'training_summary.json'}")
 

@@ -67,6 +67,9 @@ class TrainDetectorConfig:
     native_resolution: int | None = 144
     native_p: float = 0.3
     head_max_per_class: int = 6000
+    # A trained detector (folder, run folder or Hub id) whose CNN weights the run starts from: one more
+    # leg on a new generator's faces keeps what it learnt of the others (its heads are refitted anyway).
+    init_from: str | None = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     progress: bool = True
     num_workers: int | None = None
@@ -241,6 +244,27 @@ def _model_from(config: TrainDetectorConfig) -> SynthDetector:
                          crop_size=config.crop)
 
 
+def _start_model(config: TrainDetectorConfig) -> SynthDetector:
+    """A new run's model: random weights, or the --init-from detector's, whose architecture must match."""
+    model = _model_from(config)
+    if not config.init_from:
+        return model
+    from detectors.model import load_detector
+    from synthface.pretrained import DEFAULT_DETECTOR_DIR
+
+    start = load_detector(DEFAULT_DETECTOR_DIR if config.init_from == "bundled" else config.init_from)
+    for option, ours, theirs in (("--resolution", config.resolution, start.train_resolution),
+                                 ("--crop", config.crop, start.crop_size),
+                                 ("widths", list(config.widths), start.widths),
+                                 ("strides", list(config.strides), start.strides),
+                                 ("spectral bins", config.spectral_bins, start.spectral_bins)):
+        if ours != theirs:
+            raise SynthfaceError(f"{option} {ours} differs from the --init-from detector's {theirs}; "
+                                 "train with the same settings to start from it")
+    model.load_state_dict(start.state_dict())
+    return model
+
+
 def learning_rate(config: TrainDetectorConfig, step: int) -> float:
     """The rate for optimiser step `step` (0-based): constant, then a linear ramp to zero.
 
@@ -292,7 +316,7 @@ def train_detector(config: TrainDetectorConfig, resume: bool = False,
                              "a new --out")
     data = data or load_training_data(config)
     torch.manual_seed(config.seed)
-    model = _model_from(config)
+    model = _model_from(config) if newest is not None else _start_model(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     rng = np.random.default_rng(config.seed)
     step = 0

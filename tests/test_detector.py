@@ -372,3 +372,25 @@ def test_make_fakes_writes_one_png_per_seed(tmp_path) -> None:
         assert image.size == (16, 16) and image.mode == "RGB"
     assert _cli(["make-fakes", "--generator", str(tmp_path / "gen"), "--out", str(tmp_path / "x"),
                  "--psi", "fast"]).exit_code == 2
+
+
+def test_a_new_run_can_start_from_a_trained_detector(toy_run, toy_pair, tmp_path) -> None:
+    """--init-from: one more leg on a new generator's faces starts from the detector's CNN, not from
+    random weights; settings that change the CNN's shape are refused with the option named."""
+    from detectors.model import load_detector
+    from detectors.training import _start_model
+
+    config, folder = toy_run
+    fake, real = toy_pair
+    trained = load_detector(folder)
+    leg = TrainDetectorConfig(fake=[str(fake)], real=str(real), out=str(tmp_path / "leg"), init_from=str(folder),
+                              **TINY)
+    started = _start_model(leg)
+    for name, tensor in trained.state_dict().items():
+        assert torch.equal(started.state_dict()[name], tensor), name
+    fresh = _start_model(TrainDetectorConfig(fake=[str(fake)], real=str(real), out="x", **TINY))
+    assert not torch.equal(fresh.state_dict()["features.0.0.weight"], trained.state_dict()["features.0.0.weight"])
+    wider = TrainDetectorConfig(fake=[str(fake)], real=str(real), out="y", init_from=str(folder),
+                                **{**TINY, "crop": 48})
+    with pytest.raises(SynthfaceError, match="--crop 48 differs from the --init-from detector's 32"):
+        _start_model(wider)
