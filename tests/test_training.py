@@ -236,6 +236,7 @@ def test_a_warm_start_carries_generator_and_discriminator_over(blobs: Path, tmp_
     train(tiny_config(blobs, first, kimg=0.024))
     exported = first / "generator"
     assert (exported / "discriminator" / "config.json").is_file()
+    assert "--init-from" in (exported / "discriminator" / "README.md").read_text()
     G_saved = load_file(str(exported / "model.safetensors"))
     D_saved = load_file(str(exported / "discriminator" / "model.safetensors"))
 

@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
                                       "'bundled') instead of random weights: fine-tuning, or going on from "
                                       "an exported generator when the checkpoints are gone."),
         d_warmup_kimg: float = typer.Option(None, help="With --init-from: train only D for this many kimg first "
-                                            "(default 20 when the model has no discriminator/, else 0)."),
+                                            "(default 100 when the model has no discriminator/, else 0)."),
         g_lr: float = typer.Option(0.0025),
         d_lr: float = typer.Option(0.0025),
         r1_gamma: float = typer.Option(None, help="R1 weight (default 0.0002 * res^2 / batch)."),

@@ -49,7 +49,7 @@ class TrainConfig:
     # Warm start: a generator to begin from (folder, run, Hub id or "bundled"; see warm_start.py).
     init_from: str | None = None
     init_kimg: float | None = None  # how far the init model was trained, when its folder says
-    d_warmup_kimg: float | None = None  # D-only steps first; None: 20 when D starts from random weights, else 0
+    d_warmup_kimg: float | None = None  # D-only steps first; None: 100 when D starts from random weights, else 0
 
     # Optimisation.
     g_lr: float = 0.0025

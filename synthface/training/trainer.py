@@ -72,6 +72,7 @@ def export_generator(G_ema: Generator, folder: Path, D: Discriminator | None = N
     if D is not None:
         D_cpu = copy.deepcopy(D).to("cpu", torch.float32, memory_format=torch.contiguous_format)
         D_cpu.save_pretrained(tmp / warm_start.DISCRIMINATOR_FOLDER)
+        (tmp / warm_start.DISCRIMINATOR_FOLDER / "README.md").write_text(warm_start.DISCRIMINATOR_README)
     if folder.exists():
         os.replace(folder, old)
     os.replace(tmp, folder)
