@@ -16,6 +16,9 @@ from pathlib import Path
 
 from synthface.errors import SynthfaceError
 
+# A generator folder may carry the discriminator trained with it here (a save_pretrained folder of its
+# own), so that the folder alone can start a fine-tuning run (`synthface train --init-from`).
+DISCRIMINATOR_FOLDER = "discriminator"
 GENERATOR_ENV = "SYNTHFACE_GENERATOR"
 DETECTOR_ENV = "SYNTHFACE_DETECTOR"
 DEFAULT_GENERATOR_DIR = Path(__file__).resolve().parent / "weights" / "synthface-faces64"

@@ -117,6 +117,35 @@ def test_real_generator_round_trip_gives_identical_images(hub_server, tmp_path):
         assert torch.equal(G(z, psi=0.7, noise_mode="const"), loaded(z, psi=0.7, noise_mode="const"))
 
 
+def test_a_published_generator_with_its_discriminator_starts_a_fine_tuning_run(hub_server, tmp_path):
+    """The trainer's export carries D; on the Hub its card says how to fine-tune, and --init-from
+    with the repo id loads both networks exactly."""
+    pytest.importorskip("synthface.generator")
+    from huggingface_hub import ModelCard
+
+    from synthface.generator import Discriminator, Generator
+    from synthface.hub import publish_folder
+    from synthface.training.config import TrainConfig
+    from synthface.training.trainer import Trainer, export_generator
+
+    torch.manual_seed(0)
+    sizes = {"resolution": 16, "channel_base": 64, "channel_max": 16}
+    G = Generator(z_dim=8, w_dim=8, mapping_layers=2, **sizes)
+    D = Discriminator(**sizes).to(memory_format=torch.channels_last)  # as the CPU trainer holds it
+    export_generator(G, tmp_path / "gen", D)
+    publish_folder(tmp_path / "gen", "user/gen-with-d")
+    card = ModelCard((tmp_path / "gen" / "README.md").read_text())
+    assert "--init-from user/gen-with-d" in card.text
+
+    config = TrainConfig(data="unused", out=str(tmp_path / "run"), init_from="user/gen-with-d", device="cpu",
+                         progress=False)
+    trainer = Trainer(config)
+    assert (config.resolution, config.z_dim, config.channel_max, config.d_warmup_kimg) == (16, 8, 16, 0.0)
+    for mine, theirs in ((trainer.G_ema, G), (trainer.D, D)):
+        for name, tensor in theirs.state_dict().items():
+            assert torch.equal(mine.state_dict()[name], tensor), name
+
+
 def test_unknown_or_bad_inputs_give_one_line_errors(hub_server, tmp_path, monkeypatch):
     from synthface.hub import publish_folder, resolve_model
 

@@ -67,6 +67,7 @@ def render_model_card(
     extra_tags: Sequence[str] = (),
     guard: Mapping[str, Any] | None = None,
     sample_grid: str | None = None,
+    discriminator: bool = False,
 ) -> str:
     """README.md text (YAML metadata + body) for a `kind` in {"generator", "detector"} model.
 
@@ -74,7 +75,8 @@ def render_model_card(
     name (e.g. "fid", "auc") to its measured value; `training_data` names keys of
     `TRAINING_DATA`; `repo_id` fills the usage examples; `guard` is the memorisation guard's
     info (`MemorisationGuard.info` plus its threshold) when one ships with the model;
-    `sample_grid` a PNG beside the card to show.
+    `sample_grid` a PNG beside the card to show; `discriminator`: the folder carries the generator's
+    discriminator, so the card says how to fine-tune from it.
     """
     if kind not in KINDS:
         raise SynthfaceError(f"unknown model card kind {kind!r}: use one of {', '.join(KINDS)}")
@@ -109,5 +111,6 @@ def render_model_card(
         resolution=config.get("img_resolution"),
         guard=dict(guard) if guard else None,
         sample_grid=sample_grid,
+        discriminator=discriminator,
     )
     return str(card)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from synthface.errors import SynthfaceError
 from synthface.hub.errors import hub_error
+from synthface.pretrained import DISCRIMINATOR_FOLDER
 
 RepoType = Literal["model", "dataset"]
 MODEL_FILES = ("config.json", "model.safetensors")
@@ -140,7 +141,8 @@ def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> 
         guard = None if loaded is None else {**loaded.info, "threshold": loaded.threshold}
     grid = SAMPLE_GRID if (folder / SAMPLE_GRID).is_file() else None
     card = render_model_card(kind, config, metrics, repo_id=repo_id, training_data=training_data, guard=guard,
-                             sample_grid=grid)
+                             sample_grid=grid,
+                             discriminator=(folder / DISCRIMINATOR_FOLDER / "model.safetensors").is_file())
     readme = folder / "README.md"
     write_text_atomic(readme, card)
     return readme

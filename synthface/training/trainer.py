@@ -22,6 +22,7 @@ from synthface.errors import SynthfaceError
 from synthface.generator import Discriminator, Generator
 from synthface.generator.images import uint8_to_float
 from synthface.io_utils import atomic_path, write_text_atomic
+from synthface.pretrained import DISCRIMINATOR_FOLDER
 from synthface.training import checkpoint as ckpt
 from synthface.training import warm_start
 from synthface.training.config import TrainConfig
@@ -71,8 +72,8 @@ def export_generator(G_ema: Generator, folder: Path, D: Discriminator | None = N
     G_cpu.save_pretrained(tmp)
     if D is not None:
         D_cpu = copy.deepcopy(D).to("cpu", torch.float32, memory_format=torch.contiguous_format)
-        D_cpu.save_pretrained(tmp / warm_start.DISCRIMINATOR_FOLDER)
-        (tmp / warm_start.DISCRIMINATOR_FOLDER / "README.md").write_text(warm_start.DISCRIMINATOR_README)
+        D_cpu.save_pretrained(tmp / DISCRIMINATOR_FOLDER)
+        (tmp / DISCRIMINATOR_FOLDER / "README.md").write_text(warm_start.DISCRIMINATOR_README)
     if folder.exists():
         os.replace(folder, old)
     os.replace(tmp, folder)

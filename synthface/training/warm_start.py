@@ -25,9 +25,9 @@ import torch
 
 from synthface.errors import SynthfaceError
 from synthface.generator import Discriminator, Generator
+from synthface.pretrained import DEFAULT_GENERATOR_DIR, DISCRIMINATOR_FOLDER
 from synthface.training.config import TrainConfig
 
-DISCRIMINATOR_FOLDER = "discriminator"
 # D-only kimg before G trains, when D starts from random weights. Measured against the bundled 1,100
 # kimg generator (batch 32): D's mean logit gap between reals and fakes was 0.02 after 20 kimg (chance),
 # 0.65 after 58, 1.6 after 96 and 1.9 at its plateau from 115; D-only steps run at about 130 img/s
@@ -61,8 +61,6 @@ class InitModel:
 def find_init_model(spec: str) -> InitModel:
     """The generator folder behind `spec` (a folder, a run folder, a Hub id or `bundled`)."""
     from synthface.generator.sampling import resolve_generator_folder
-    from synthface.pretrained import DEFAULT_GENERATOR_DIR
-
     folder = DEFAULT_GENERATOR_DIR if spec == "bundled" else resolve_generator_folder(spec)
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
