@@ -297,3 +297,33 @@ def test_a_warm_start_keeps_the_models_architecture(blobs: Path, tmp_path: Path)
     shutil_target.write_bytes(b"not safetensors")
     with pytest.raises(SynthfaceError, match="cannot load the discriminator"):
         Trainer(tiny_config(blobs, tmp_path / "third", init_from=str(first)))
+
+
+def test_a_warm_start_ramps_g_learning_rate_up_after_the_warm_up(blobs: Path, tmp_path: Path) -> None:
+    """A young D cannot follow a G that moves at full speed (it is fooled in a few steps and stays at
+    chance), so G's rate rises from 0 over --g-lr-rampup-kimg after the D-only warm-up."""
+    import shutil
+
+    torch.set_num_threads(1)
+    first = tmp_path / "first"
+    train(tiny_config(blobs, first, kimg=0.008))
+    shutil.rmtree(first / "generator" / "discriminator")
+    config = tiny_config(blobs, tmp_path / "ramp", init_from=str(first), d_warmup_kimg=0.016,
+                         g_lr_rampup_kimg=0.032, kimg=0.056)
+    trainer = Trainer(config)
+    rates = []
+    original = trainer.objective.scale_g_lr
+    trainer.objective.scale_g_lr = lambda scale: (rates.append(scale), original(scale))
+    trainer.run()
+    assert rates == [0.25, 0.5, 0.75, 1.0, 1.0]  # batch 8 after 16 D-only images, over 32 images
+    assert trainer.objective.opt_G.param_groups[0]["lr"] == trainer.objective.g_lr
+    defaults = Trainer(tiny_config(blobs, tmp_path / "defaults", init_from=str(first))).config
+    assert (defaults.d_warmup_kimg, defaults.g_lr_rampup_kimg) == (100.0, 100.0)
+
+
+def test_regularisers_show_in_metrics_at_the_default_log_interval(blobs: Path, tmp_path: Path) -> None:
+    run = tmp_path / "logged"
+    train(tiny_config(blobs, run, kimg=0.64, r1_interval=16, pl_interval=4, log_every=10, snapshot_kimg=1.0))
+    rows = read_metrics(run)
+    assert [row["step"] for row in rows if row["r1"] is not None] == [80]
+    assert [row["step"] for row in rows if row["pl"] is not None] == [20, 40, 60, 80]

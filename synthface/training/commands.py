@@ -45,6 +45,8 @@ def register(app: typer.Typer) -> None:
                                       "an exported generator when the checkpoints are gone."),
         d_warmup_kimg: float = typer.Option(None, help="With --init-from: train only D for this many kimg first "
                                             "(default 100 when the model has no discriminator/, else 0)."),
+        g_lr_rampup_kimg: float = typer.Option(None, help="With --init-from: after the warm-up, G's learning rate "
+                                               "rises from 0 over this many kimg (default: as --d-warmup-kimg)."),
         g_lr: float = typer.Option(0.0025),
         d_lr: float = typer.Option(0.0025),
         r1_gamma: float = typer.Option(None, help="R1 weight (default 0.0002 * res^2 / batch)."),
@@ -75,7 +77,8 @@ def register(app: typer.Typer) -> None:
             img_channels=1 if grayscale else None, crop=crop, fit=fit, image_column=image_column,
             max_images=max_images, mirror=mirror, kimg=kimg, batch=batch, seed=seed,
             z_dim=z_dim, w_dim=w_dim, mapping_layers=mapping_layers, channel_base=channel_base,
-            channel_max=channel_max, init_from=init_from, d_warmup_kimg=d_warmup_kimg, g_lr=g_lr, d_lr=d_lr,
+            channel_max=channel_max, init_from=init_from, d_warmup_kimg=d_warmup_kimg,
+            g_lr_rampup_kimg=g_lr_rampup_kimg, g_lr=g_lr, d_lr=d_lr,
             r1_gamma=r1_gamma, pl_weight=pl_weight,
             style_mixing_prob=style_mixing, augment=augment, augment_p=augment_p, ada_target=ada_target,
             ada_kimg=ada_kimg, snapshot_kimg=snapshot_kimg, milestone_kimg=milestone_kimg, log_every=log_every,

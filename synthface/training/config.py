@@ -50,6 +50,9 @@ class TrainConfig:
     init_from: str | None = None
     init_kimg: float | None = None  # how far the init model was trained, when its folder says
     d_warmup_kimg: float | None = None  # D-only steps first; None: 100 when D starts from random weights, else 0
+    # After the warm-up G's learning rate rises linearly from 0 over this many kimg, so a young D can
+    # follow G's changes (None: the same default rule as d_warmup_kimg; see warm_start.py).
+    g_lr_rampup_kimg: float | None = None
 
     # Optimisation.
     g_lr: float = 0.0025

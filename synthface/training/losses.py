@@ -68,6 +68,7 @@ class GANObjective:
         self.opt_D = torch.optim.Adam(
             D.parameters(), lr=config.d_lr * d_ratio, betas=(b1**d_ratio, b2**d_ratio), eps=1e-8
         )
+        self.g_lr = config.g_lr * g_ratio
         self.ada = AdaptiveAugment(
             target=config.ada_target,
             speed_kimg=config.ada_kimg,
@@ -101,8 +102,10 @@ class GANObjective:
         batch of reals (float, [-1, 1])."""
         cfg = self.config
         batch = reals.shape[0]
-        do_r1 = bool(cfg.r1_gamma) and step_index % cfg.r1_interval == 0
-        do_pl = cfg.pl_weight > 0 and step_index % cfg.pl_interval == 0
+        # Lazy regularisers on the last step of each interval, so that the rows metrics.jsonl keeps every
+        # --log-every steps (a multiple of 10 by default) can show them: step_index + 1 is the row's step.
+        do_r1 = bool(cfg.r1_gamma) and step_index % cfg.r1_interval == cfg.r1_interval - 1
+        do_pl = cfg.pl_weight > 0 and step_index % cfg.pl_interval == cfg.pl_interval - 1
 
         # Generator forward, once.
         requires_grad(self.G, train_G)
@@ -188,6 +191,11 @@ class GANObjective:
         penalty = (lengths - self.pl_mean).square().mean()
         (penalty * cfg.pl_weight * cfg.pl_interval).backward()
         return float(penalty.detach())
+
+    def scale_g_lr(self, scale: float) -> None:
+        """G's learning rate as a share of its configured one (a warm start's ramp-up)."""
+        for group in self.opt_G.param_groups:
+            group["lr"] = self.g_lr * scale
 
     @torch.no_grad()
     def update_ema(self, images_seen: int) -> None:

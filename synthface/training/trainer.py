@@ -115,7 +115,10 @@ class Trainer:
             with_d = warm_start.load_init_weights(self.init_model, self.G, self.G_ema, self.D)
             if config.d_warmup_kimg is None:
                 config.d_warmup_kimg = 0.0 if with_d else warm_start.DEFAULT_D_WARMUP_KIMG
+            if config.g_lr_rampup_kimg is None:
+                config.g_lr_rampup_kimg = 0.0 if with_d else warm_start.DEFAULT_G_LR_RAMPUP_KIMG
         config.d_warmup_kimg = config.d_warmup_kimg or 0.0
+        config.g_lr_rampup_kimg = config.g_lr_rampup_kimg or 0.0
         broadcast_module(self.G, self.dist)
         broadcast_module(self.D, self.dist)
         broadcast_module(self.G_ema, self.dist)
@@ -323,6 +326,9 @@ class Trainer:
         while self.images_seen < total:
             reals = self.next_batch()
             train_G = self.images_seen >= d_warmup_until
+            if train_G and cfg.g_lr_rampup_kimg > 0:
+                ramp = (self.images_seen - d_warmup_until + cfg.batch) / (cfg.g_lr_rampup_kimg * 1000)
+                self.objective.scale_g_lr(min(ramp, 1.0))
             stats = self.objective.step(reals, self.step_index, train_G=train_G)
             self.step_index += 1
             self.images_seen += cfg.batch

@@ -33,6 +33,7 @@ from synthface.training.config import TrainConfig
 # 0.65 after 58, 1.6 after 96 and 1.9 at its plateau from 115; D-only steps run at about 130 img/s
 # on a 2-core CPU, so this is some 13 minutes.
 DEFAULT_D_WARMUP_KIMG = 100.0
+DEFAULT_G_LR_RAMPUP_KIMG = 100.0
 DISCRIMINATOR_README = (
     "# Discriminator\n\nThe discriminator trained together with the generator in the folder above. It is not\n"
     "needed to generate images; it lets a new run fine-tune both: `synthface train --init-from FOLDER`.\n"
