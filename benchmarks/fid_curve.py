@@ -5,8 +5,8 @@ Scores every `RUN/generators/kimg-*` milestone the trainer kept (`--milestone-ki
 samples against the same cached reference statistics (a seeded random subset of the training
 photos), so the points are comparable with each other. FID from fewer samples is biased
 upwards, so compare a curve's points with each other, not with an FID-10k. A run started with
-`--init-from` counts on from its model's kimg (`init_kimg` in its train_config.json), and its
-points are drawn as a series of their own.
+`--init-from` counts on from its model's kimg (each export's metrics.json says how far its
+generator trained, not counting D-only warm-up), and its points are drawn as a series of their own.
 
 Points accumulate: a point already in the results file (same folder, kimg and sample count) is
 not recomputed, so the curve grows as the run goes on. Writes
@@ -37,11 +37,22 @@ def init_kimg(run: Path) -> float:
     return float(json.loads(config.read_text()).get("init_kimg") or 0.0) if config.is_file() else 0.0
 
 
+def generator_kimg(folder: Path, run_offset: float) -> float:
+    """How far a milestone's generator was trained: its metrics.json says (warm starts and their D-only
+    warm-ups included); older exports lack it, so their name plus the run's init kimg."""
+    metrics = folder / "metrics.json"
+    if metrics.is_file():
+        kimg = json.loads(metrics.read_text()).get("kimg")
+        if kimg is not None:
+            return float(kimg)
+    return run_offset + float(folder.name.removeprefix("kimg-"))
+
+
 def milestones(run: Path) -> list[tuple[Path, float]]:
     """(generator folder, kimg) of each milestone the trainer kept in RUN/generators; a warm-started
     run's kimg count on from its init model's, so its points continue that model's curve."""
     offset = init_kimg(run)
-    found = ((path, offset + float(path.name.removeprefix("kimg-"))) for path in (run / "generators").glob("kimg-*"))
+    found = ((path, generator_kimg(path, offset)) for path in (run / "generators").glob("kimg-*"))
     return sorted(found, key=lambda item: item[1])
 
 

@@ -275,11 +275,14 @@ def test_a_warm_start_without_discriminator_trains_d_alone_first(blobs: Path, tm
     assert float(trainer.objective.pl_mean) > 0
     saved = json.loads((run / "train_config.json").read_text())
     assert saved["init_kimg"] == 0.024 and saved["d_warmup_kimg"] == 0.016
+    # The export says how far its G has trained: the model's kimg, and none of the warm-up's.
+    assert json.loads((run / "generator" / "metrics.json").read_text()) == {"kimg": 0.024}
 
     resumed = train(tiny_config(blobs, run, kimg=0.04), resume=True)  # past the warm-up: G trains
     assert resumed.images_seen == 40
     G_after = load_generator_weights(run / "generator")
     assert not _same(G_after, G_saved)
+    assert json.loads((run / "generator" / "metrics.json").read_text()) == {"kimg": 0.048}
 
 
 def load_generator_weights(folder: Path) -> dict[str, torch.Tensor]:

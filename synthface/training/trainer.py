@@ -56,11 +56,14 @@ def pick_device(name: str, dist_info: DistInfo) -> torch.device:
     return torch.device("cpu")
 
 
-def export_generator(G_ema: Generator, folder: Path, D: Discriminator | None = None) -> None:
+def export_generator(G_ema: Generator, folder: Path, D: Discriminator | None = None,
+                     kimg: float | None = None) -> None:
     """Save the EMA generator with save_pretrained, replacing the old export atomically.
 
     With `D`, its discriminator goes in `discriminator/` beside it, so the folder alone can start
     a new run (`--init-from`) that fine-tunes both, as a checkpoint would, at a third of its size.
+    `kimg` (how many thousand images the generator has trained on, warm starts included) goes in
+    metrics.json, where model cards, FID curves and later warm starts read it.
     """
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.tmp")
@@ -74,6 +77,8 @@ def export_generator(G_ema: Generator, folder: Path, D: Discriminator | None = N
         D_cpu = copy.deepcopy(D).to("cpu", torch.float32, memory_format=torch.contiguous_format)
         D_cpu.save_pretrained(tmp / DISCRIMINATOR_FOLDER)
         (tmp / DISCRIMINATOR_FOLDER / "README.md").write_text(warm_start.DISCRIMINATOR_README)
+    if kimg is not None:
+        (tmp / "metrics.json").write_text(json.dumps({"kimg": round(kimg, 3)}, indent=2) + "\n")
     if folder.exists():
         os.replace(folder, old)
     os.replace(tmp, folder)
@@ -217,7 +222,7 @@ class Trainer:
             return
         ckpt.save_state(self.state(), ckpt.checkpoint_path(self.run_dir, self.images_seen))
         ckpt.prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
-        export_generator(self.G_ema, self.run_dir / "generator", self.D)
+        export_generator(self.G_ema, self.run_dir / "generator", self.D, self.generator_kimg())
         self._export_milestone()
         kimg = self.images_seen / 1000
         grid = self.run_dir / "samples" / f"grid-{kimg:08.2f}kimg.png"
@@ -226,6 +231,12 @@ class Trainer:
             tmp.write_bytes(grid.read_bytes())
         if self.metrics_path.exists():
             write_loss_curve(self.metrics_path, self.run_dir / "loss.png")
+
+    def generator_kimg(self) -> float:
+        """Thousands of images G has trained on: the --init-from model's, plus this run's after its
+        D-only warm-up (kimg in file names and metrics.jsonl count every image D saw)."""
+        trained = max(self.images_seen - int((self.config.d_warmup_kimg or 0.0) * 1000), 0)
+        return (self.config.init_kimg or 0.0) + trained / 1000
 
     def _export_milestone(self) -> None:
         """Keep the EMA generator of the first snapshot past each multiple of milestone_kimg."""
@@ -243,7 +254,8 @@ class Trainer:
             except ValueError:  # not one of ours
                 continue
         if self.images_seen // every not in kept:
-            export_generator(self.G_ema, folder / f"kimg-{self.images_seen / 1000:010.3f}", self.D)
+            export_generator(self.G_ema, folder / f"kimg-{self.images_seen / 1000:010.3f}", self.D,
+                             self.generator_kimg())
 
     def _fid_due(self) -> bool:
         every = int(self.config.fid_every_kimg * 1000)
