@@ -253,7 +253,7 @@ def test_a_warm_start_carries_generator_and_discriminator_over(blobs: Path, tmp_
     assert saved["init_from"] == str(first) and saved["d_warmup_kimg"] == 0.0
 
 
-def test_a_warm_start_without_discriminator_trains_d_alone_first(blobs: Path, tmp_path: Path) -> None:
+def test_a_warm_start_without_discriminator_trains_d_alone_first(blobs: Path, tmp_path: Path, caplog) -> None:
     """A fresh D's gradients must not reach G before D knows anything: G stays exactly as loaded
     during the warm-up, then trains; the path-length mean starts at the loaded G's own."""
     import shutil
@@ -265,6 +265,7 @@ def test_a_warm_start_without_discriminator_trains_d_alone_first(blobs: Path, tm
     shutil.rmtree(model / "discriminator")
     (model / "metrics.json").write_text(json.dumps({"kimg": 0.024}))
     G_saved = _weights(Trainer(tiny_config(blobs, tmp_path / "probe", init_from=str(model))).G)
+    assert "has no discriminator/" in caplog.text  # the user hears what a fresh D costs
 
     run = tmp_path / "warm"
     trainer = Trainer(tiny_config(blobs, run, init_from=str(model), d_warmup_kimg=0.016, kimg=0.016))
