@@ -61,7 +61,8 @@ def export_generator(G_ema: Generator, folder: Path, D: Discriminator | None = N
     """Save the EMA generator with save_pretrained, replacing the old export atomically.
 
     With `D`, its discriminator goes in `discriminator/` beside it, so the folder alone can start
-    a new run (`--init-from`) that fine-tunes both, as a checkpoint would, at a third of its size.
+    a new run (`--init-from`) that trains both on (a checkpoint, three times the size, also holds
+    the raw G and the optimiser moments).
     `kimg` (how many thousand images the generator has trained on, warm starts included) goes in
     metrics.json, where model cards, FID curves and later warm starts read it.
     """

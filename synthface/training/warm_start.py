@@ -1,9 +1,9 @@
 """Start a new training run from a trained generator instead of from random weights.
 
 Why: training from scratch is the slow part (the bundled 64 px generator took 1,100 kimg, about
-8 hours of a 2-core CPU). A run that starts from it fine-tunes on a user's own faces in a
-fraction of that, and a run whose checkpoints were lost (a machine wiped between working days)
-goes on from its last exported generator instead of from nothing.
+8 hours of a 2-core CPU). Fine-tuning on a user's own faces need not start from nothing, and a
+run whose checkpoints were lost (a machine wiped between working days) can go on from its last
+exported generator and the discriminator exported with it.
 
 What is carried over: the generator's architecture and its EMA weights, which become both the
 trained generator and its EMA (the raw weights are not exported, and the EMA ones are the
