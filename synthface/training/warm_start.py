@@ -21,7 +21,9 @@ stays there while G drifts. With 150 kimg of warm-up and G at its full rate, FID
 after 50 kimg; with 100 kimg of warm-up and G's rate ramped up over 100 kimg, 45.4. So a model
 without its discriminator can start a fine-tuning run on other faces, whose quality has to be
 remade anyway, but is no way to go on improving it on its own data: for that the run needs the
-discriminator G was trained against, which is why exports now carry it.
+discriminator G was trained against, which is why exports now carry it. With it (and fresh
+optimiser moments), a 20 kimg leg from a new run's 50 kimg export kept D's logit gap where the
+run's own was (1.4) and reached FID-2k 223 at 70 kimg, against 247 for the run itself.
 """
 
 from __future__ import annotations
