@@ -8,8 +8,10 @@ Side by side in one run, on 64x64 images with batch 32:
   - the reference widths (channel_base 2048, channel_max 128), with our
     activation-modulated convs ("ours") and with per-sample weights in grouped
     convs ("grouped", the reference formulation of the modulated conv),
-  - the default CPU widths (1024/128) and the default GPU widths (16384/512);
-* G inference img/s (no grad, const noise);
+  - the default CPU widths (1024/128) and the default GPU widths (16384/512),
+  - in fp32 and, where the CPU has native bf16 (AVX512-BF16 or AMX), in bf16
+    autocast (the trainer's default there; synthface/training/precision.py);
+* G inference img/s (no grad, const noise; fp32, as every generating command runs);
 * FLOPs per image for each (counted with torch.utils.flop_counter).
 
 The bar is the NVlabs StyleGAN2-ADA networks with their pure-PyTorch reference ops at
@@ -33,6 +35,7 @@ from synthface.generator import Discriminator, Generator
 from synthface.training.config import TrainConfig
 from synthface.training.distributed import DistInfo
 from synthface.training.losses import GANObjective
+from synthface.training.precision import native_bf16
 
 from _results import save_results
 
@@ -52,9 +55,10 @@ def measure_peak_gflops(seconds: float = 3.0) -> float:
     return count * 2 * 2048**3 / (time.perf_counter() - start) / 1e9
 
 
-def build(base: int, cmax: int, dim: int, fused: bool) -> GANObjective:
+def build(base: int, cmax: int, dim: int, fused: bool, precision: str = "fp32") -> GANObjective:
     torch.manual_seed(0)
-    cfg = TrainConfig(resolution=64, batch=BATCH, channel_base=base, channel_max=cmax, z_dim=dim, w_dim=dim)
+    cfg = TrainConfig(resolution=64, batch=BATCH, channel_base=base, channel_max=cmax, z_dim=dim, w_dim=dim,
+                      precision=precision)
     cfg.resolve_defaults(on_gpu=False)
     G, D = Generator(**cfg.generator_kwargs()), Discriminator(**cfg.discriminator_kwargs())
     if cfg.channels_last:  # as the trainer does (the CPU default)
@@ -127,18 +131,27 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     peak = measure_peak_gflops()
-    variants = [("reference widths 2048/128, ours", 2048, 128, 128, False),
-                ("reference widths 2048/128, grouped", 2048, 128, 128, True),
-                ("default CPU widths 1024/128", 1024, 128, 128, False)]
+    bf16 = native_bf16("cpu")
+    variants = [("reference widths 2048/128, ours", 2048, 128, 128, False, "fp32"),
+                ("reference widths 2048/128, grouped", 2048, 128, 128, True, "fp32"),
+                ("default CPU widths 1024/128", 1024, 128, 128, False, "fp32")]
     if not args.skip_gpu_widths:
-        variants.append(("default GPU widths 16384/512", 16384, 512, 512, False))
+        variants.append(("default GPU widths 16384/512", 16384, 512, 512, False, "fp32"))
+    if bf16:
+        variants += [(f"{name}, bf16", base, cmax, dim, fused, "bf16")
+                     for name, base, cmax, dim, fused, _ in variants if not fused]
     rows = []
-    for name, base, cmax, dim, fused in variants:
-        objective = build(base, cmax, dim, fused)
+    for name, base, cmax, dim, fused, precision in variants:
+        objective = build(base, cmax, dim, fused, precision)
         train_rate, train_gflop = time_steps(objective, args.steps)
-        infer_rate, infer_gflop = time_inference(objective.G, fused)
+        if precision == "fp32":
+            infer_rate, infer_gflop = time_inference(objective.G, fused)
+        else:  # generating commands run fp32 (same faces on every CPU); the rate is the fp32 row's
+            infer_rate, infer_gflop = next((r["infer_img_s"], r["infer_gflop_per_img"]) for r in rows
+                                           if r["channel_base"] == base and not r["fused_modconv"])
         rows.append({
             "variant": name, "channel_base": base, "channel_max": cmax, "fused_modconv": fused,
+            "precision": precision,
             "train_img_s": round(train_rate, 2), "train_gflop_per_img": round(train_gflop, 3),
             "train_share_of_peak": round(train_rate * train_gflop / peak, 3),
             "infer_img_s": round(infer_rate, 1), "infer_gflop_per_img": round(infer_gflop, 3),
@@ -146,13 +159,14 @@ def main() -> None:
             "train_vs_bar": round(train_rate / REFERENCE["train_img_s"], 2),
             "infer_vs_bar": round(infer_rate / REFERENCE["infer_img_s"], 2),
         })
-    print(f"peak fp32 (2048^3 GEMM, {torch.get_num_threads()} threads): {peak:.1f} GFLOP/s")
-    header = f"{'variant':38} {'train img/s':>11} {'GFLOP/img':>9} {'% peak':>6} {'vs bar':>6} " \
+    print(f"peak fp32 (2048^3 GEMM, {torch.get_num_threads()} threads): {peak:.1f} GFLOP/s; "
+          f"native bf16: {'yes' if bf16 else 'no'} (bf16 rows' % peak is of the fp32 peak)")
+    header = f"{'variant':44} {'train img/s':>11} {'GFLOP/img':>9} {'% peak':>6} {'vs bar':>6} " \
              f"{'infer img/s':>11} {'GFLOP/img':>9} {'% peak':>6} {'vs bar':>6}"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['variant']:38} {r['train_img_s']:>11.1f} {r['train_gflop_per_img']:>9.2f} "
+        print(f"{r['variant']:44} {r['train_img_s']:>11.1f} {r['train_gflop_per_img']:>9.2f} "
               f"{100 * r['train_share_of_peak']:>5.0f}% {r['train_vs_bar']:>5.2f}x "
               f"{r['infer_img_s']:>11.1f} {r['infer_gflop_per_img']:>9.2f} "
               f"{100 * r['infer_share_of_peak']:>5.0f}% {r['infer_vs_bar']:>5.2f}x")
@@ -161,7 +175,7 @@ def main() -> None:
     save_results(RESULTS, {
         "machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
         "torch": torch.__version__, "peak_gflops": round(peak, 1), "batch": BATCH, "resolution": 64,
-        "reference_bar": REFERENCE, "rows": rows,
+        "native_bf16": bf16, "reference_bar": REFERENCE, "rows": rows,
     })
 
 

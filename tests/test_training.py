@@ -218,6 +218,62 @@ def test_memory_format_defaults_to_channels_last_on_cpu_only() -> None:
     assert TrainConfig(data="x", out="y", channels_last=False).resolve_defaults(on_gpu=False).channels_last is False
 
 
+def test_precision_defaults_follow_the_hardware_and_bad_values_are_refused(monkeypatch) -> None:
+    """bf16 where it is native (GPUs; CPUs with AVX512-BF16/AMX), fp32 where it would be emulated."""
+    from synthface.training import precision
+
+    assert TrainConfig(data="x", out="y").resolve_defaults(on_gpu=True).precision == "bf16"
+    monkeypatch.setattr(precision.torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert TrainConfig(data="x", out="y").resolve_defaults(on_gpu=False).precision == "fp32"
+    monkeypatch.setattr(precision.torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert TrainConfig(data="x", out="y").resolve_defaults(on_gpu=False).precision == "bf16"
+    assert TrainConfig(data="x", out="y", precision="fp32").resolve_defaults(on_gpu=True).precision == "fp32"
+    with pytest.raises(SynthfaceError, match="fp16"):
+        TrainConfig(data="x", out="y", precision="fp16").resolve_defaults(on_gpu=False)
+
+
+def test_a_bf16_step_follows_the_fp32_step(blobs: Path, tmp_path: Path) -> None:
+    """Same seed, same batch: bf16 autocast gives nearly the fp32 gradients (much nearer than another
+    batch's), and keeps the weights, optimiser and mapping network in fp32."""
+    from synthface.training.losses import GANObjective
+
+    def gradients(precision: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        config = tiny_config(blobs, tmp_path / precision, precision=precision).resolve_defaults(on_gpu=False)
+        torch.manual_seed(0)
+        trainer = Trainer(config)
+        objective: GANObjective = trainer.objective
+        objective.opt_D.step = objective.opt_G.step = lambda: None  # keep the weights: compare one step
+        torch.manual_seed(seed)
+        reals = torch.rand(8, 3, 16, 16) * 2 - 1
+        stats = objective.step(reals, step_index=1)  # r1_interval = pl_interval = 2: both regularisers run
+        assert stats.r1 is not None and stats.pl is not None and np.isfinite(stats.loss_g)
+        assert all(p.dtype == torch.float32 for p in [*trainer.G.parameters(), *trainer.D.parameters()])
+        assert objective._sample_ws(2).dtype == torch.float32
+        grad = lambda net: torch.cat([p.grad.flatten() for p in net.parameters() if p.grad is not None])  # noqa: E731
+        return grad(trainer.D), grad(trainer.G)
+
+    cosine = lambda a, b: float(torch.nn.functional.cosine_similarity(a, b, dim=0))  # noqa: E731
+    d32, g32 = gradients("fp32", seed=1)
+    d16, g16 = gradients("bf16", seed=1)
+    d_other, g_other = gradients("fp32", seed=2)
+    assert not torch.equal(d32, d16)  # bf16 really ran
+    assert cosine(d32, d16) > 0.99 and cosine(g32, g16) > 0.95
+    assert cosine(d32, d16) > cosine(d32, d_other) and cosine(g32, g16) > cosine(g32, g_other)
+
+
+def test_resume_keeps_the_precision_a_run_started_with_unless_asked(blobs: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train(tiny_config(blobs, run, kimg=0.008, precision="fp32"))
+    raw = json.loads((run / "train_config.json").read_text())
+    del raw["precision"]  # a run saved before the setting existed: it ran in fp32 on the CPU
+    (run / "train_config.json").write_text(json.dumps(raw))
+    train(tiny_config(blobs, run, kimg=0.016), resume=True)
+    assert TrainConfig.load(run / "train_config.json").precision == "fp32"
+    train(tiny_config(blobs, run, kimg=0.024, precision="bf16"), resume=True)  # rounding may change, asked
+    assert TrainConfig.load(run / "train_config.json").precision == "bf16"
+    assert [row["step"] for row in read_metrics(run)] == [1, 2, 3]
+
+
 def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
@@ -331,3 +387,15 @@ def test_regularisers_show_in_metrics_at_the_default_log_interval(blobs: Path, t
     rows = read_metrics(run)
     assert [row["step"] for row in rows if row["r1"] is not None] == [80]
     assert [row["step"] for row in rows if row["pl"] is not None] == [20, 40, 60, 80]
+
+
+def test_train_command_refuses_an_unknown_precision(blobs: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from synthface.cli import app
+
+    out = tmp_path / "r"
+    result = CliRunner().invoke(app, ["train", "--data", str(blobs), "--out", str(out), "--precision", "fp8"])
+    assert result.exit_code != 0
+    assert "--precision 'fp8': use fp32 or bf16" in result.output
+    assert not out.exists()  # refused before anything was written

@@ -27,6 +27,22 @@ def lrelu(x: torch.Tensor) -> torch.Tensor:
     return F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
 
 
+def add_channel_bias(x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """x + bias per channel, with the same values, but fast for channels_last tensors.
+
+    In channels_last memory a [C] bias broadcast over a narrow C (16 channels at 64 px) is
+    a short inner loop that PyTorch's CPU add does not vectorise; in bf16 it ran 10x
+    slower than a multiply of the same shape. Tiling the bias along W turns it into one
+    long contiguous row per image line (4.5 ms -> 0.5 ms per call at batch 64, 16x64x64).
+    """
+    bias = bias.to(x.dtype)
+    n, c, h, w = x.shape
+    if x.device.type != "cpu" or x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last):
+        return x + bias.view(1, -1, 1, 1)
+    rows = x.permute(0, 2, 3, 1).reshape(n, h, w * c)  # a view: channels_last is NHWC in memory
+    return (rows + bias.repeat(w)).view(n, h, w, c).permute(0, 3, 1, 2)
+
+
 def binomial_filter_2d(device: torch.device | None = None) -> torch.Tensor:
     """The normalised 4x4 outer product of [1, 3, 3, 1]."""
     taps = torch.tensor([1.0, 3.0, 3.0, 1.0], device=device)
@@ -117,13 +133,12 @@ class EqualConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = (self.weight * self.weight_gain).to(x.dtype)
+        bias = self.bias.to(x.dtype) if self.bias is not None else None  # added inside the conv: no extra pass
         if self.down:
             x = self.blur(x)
-            x = F.conv2d(x, weight, stride=2)
+            x = F.conv2d(x, weight, bias, stride=2)
         else:
-            x = F.conv2d(x, weight, padding=self.padding)
-        if self.bias is not None:
-            x = x + self.bias.to(x.dtype).view(1, -1, 1, 1)
+            x = F.conv2d(x, weight, bias, padding=self.padding)
         return lrelu(x) if self.activation else x
 
 
@@ -209,8 +224,9 @@ class NoiseInjection(nn.Module):
 
     def forward(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor:
         if noise_mode == "random":
-            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
-            return x + noise * self.strength.to(x.dtype)
+            # Drawn in fp32 whatever x's dtype, so a bf16 run draws the same noise as an fp32 one.
+            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device)
+            return x + noise.to(x.dtype) * self.strength.to(x.dtype)
         if noise_mode == "const":
             return x + self.noise_const.to(x.dtype) * self.strength.to(x.dtype)
         if noise_mode == "none":

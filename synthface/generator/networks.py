@@ -23,6 +23,7 @@ from synthface.generator.layers import (
     EqualLinear,
     ModulatedConv2d,
     NoiseInjection,
+    add_channel_bias,
     lrelu,
     upsample2x,
 )
@@ -79,7 +80,7 @@ class ToRGB(nn.Module):
         self.bias = nn.Parameter(torch.zeros(img_channels))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool = False) -> torch.Tensor:
-        return self.conv(x, w, fused=fused) + self.bias.to(x.dtype).view(1, -1, 1, 1)
+        return add_channel_bias(self.conv(x, w, fused=fused), self.bias)
 
 
 class StyledConv(nn.Module):
@@ -94,7 +95,7 @@ class StyledConv(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str, fused: bool = False) -> torch.Tensor:
         x = self.conv(x, w, fused=fused)
         x = self.noise(x, noise_mode)
-        return lrelu(x + self.bias.to(x.dtype).view(1, -1, 1, 1))
+        return lrelu(add_channel_bias(x, self.bias))
 
 
 class SynthesisBlock(nn.Module):

@@ -65,13 +65,18 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", help="auto, cpu or cuda."),
         channels_last: bool = typer.Option(None, "--channels-last/--no-channels-last",
                                            help="Memory format (default: channels_last on CPU, not on GPU)."),
+        precision: str = typer.Option(None, help="fp32 or bf16 autocast (default: bf16 where the device computes "
+                                      "it natively: CUDA, CPUs with AVX512-BF16 or AMX; else fp32)."),
     ) -> None:
         """Train the style-based generator (also under `torchrun --nproc-per-node N`)."""
         from synthface.training.config import TrainConfig
+        from synthface.training.precision import PRECISIONS
         from synthface.training.trainer import train as run_training
 
         if augment not in ("ada", "fixed", "none"):
             raise SynthfaceError(f"--augment {augment!r}: use ada, fixed or none")
+        if precision is not None and precision not in PRECISIONS:
+            raise SynthfaceError(f"--precision {precision!r}: use {' or '.join(PRECISIONS)}")
         config = TrainConfig(
             data=data or default_data_source(), out=str(out), resolution=resolution,
             img_channels=1 if grayscale else None, crop=crop, fit=fit, image_column=image_column,
@@ -83,6 +88,7 @@ def register(app: typer.Typer) -> None:
             style_mixing_prob=style_mixing, augment=augment, augment_p=augment_p, ada_target=ada_target,
             ada_kimg=ada_kimg, snapshot_kimg=snapshot_kimg, milestone_kimg=milestone_kimg, log_every=log_every,
             fid_every_kimg=fid_every_kimg, fid_samples=fid_samples, device=device, channels_last=channels_last,
+            precision=precision,
         )
         result = run_training(config, resume=resume)
         typer.echo(f"trained to {result.images_seen / 1000:.1f} kimg; generator: {result.generator_dir}; "

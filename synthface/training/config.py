@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from synthface.errors import SynthfaceError
+from synthface.training.precision import PRECISIONS, default_precision
+
 # Widths a 2-core CPU can train to recognisable faces in about two hours at 64 px, and
 # larger ones for GPUs. (channel_base, channel_max, z/w dim)
 CPU_WIDTHS = {32: (1024, 128, 128), 64: (1024, 128, 128), 128: (2048, 128, 128)}
@@ -89,6 +92,8 @@ class TrainConfig:
     fid_samples: int = 5000
     device: str = "auto"
     channels_last: bool | None = None  # None: on for CPUs (oneDNN: +11-20% img/s in train_speed), off for GPUs
+    # fp32 or bf16 autocast (None: bf16 where the device has native bf16 arithmetic; see precision.py).
+    precision: str | None = None
     progress: bool = True
 
     def resolve_defaults(self, on_gpu: bool) -> TrainConfig:
@@ -109,6 +114,10 @@ class TrainConfig:
             self.r1_gamma = 0.0002 * self.resolution**2 / self.batch
         if self.channels_last is None:
             self.channels_last = not on_gpu
+        if self.precision is None:
+            self.precision = default_precision("cuda" if on_gpu else "cpu")
+        if self.precision not in PRECISIONS:
+            raise SynthfaceError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         return self
 
     def generator_kwargs(self) -> dict[str, Any]:

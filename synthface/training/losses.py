@@ -23,6 +23,7 @@ from synthface.generator import Discriminator, Generator
 from synthface.training.augment import AdaptiveAugment, augment
 from synthface.training.config import TrainConfig
 from synthface.training.distributed import DistInfo, all_reduce_sum, average_gradients, sync_buffer_mean
+from synthface.training.precision import autocast
 
 
 @dataclass
@@ -76,7 +77,7 @@ class GANObjective:
             fixed=config.augment != "ada",
         )
         self.pl_mean = torch.zeros([], device=device)
-        self.autocast = device.type == "cuda"
+        self.precision = config.precision or "fp32"
 
     # ----------------------------------------------------------------- helpers
     def _augment(self, images: torch.Tensor) -> torch.Tensor:
@@ -93,8 +94,9 @@ class GANObjective:
             ws = torch.cat([ws[:, :crossover], ws2[:, crossover:]], dim=1)
         return ws
 
-    def _autocast(self):
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast)
+    def _autocast(self) -> torch.autocast:
+        """The networks' convolutions in the run's precision (the mapping network stays fp32)."""
+        return autocast(self.device.type, self.precision)
 
     # ----------------------------------------------------------------- step
     def step(self, reals: torch.Tensor, step_index: int, train_G: bool = True) -> StepStats:
@@ -109,8 +111,10 @@ class GANObjective:
 
         # Generator forward, once.
         requires_grad(self.G, train_G)
-        with self._autocast(), torch.set_grad_enabled(train_G):
-            fakes = self.G.synthesis(self._sample_ws(batch, update_w_avg=train_G), noise_mode="random")
+        with torch.set_grad_enabled(train_G):
+            ws = self._sample_ws(batch, update_w_avg=train_G)
+            with self._autocast():
+                fakes = self.G.synthesis(ws, noise_mode="random")
 
         # ---- D: fakes (detached) and reals in one pass.
         requires_grad(self.D, True)
@@ -165,8 +169,8 @@ class GANObjective:
     def _path_lengths(self, batch: int, create_graph: bool) -> tuple[torch.Tensor, float]:
         """Per-sample |J^T y| of the synthesis for random image-space directions y, and their mean
         over all processes (`create_graph`: for the penalty's backward, which also tracks w_avg)."""
+        ws = self._sample_ws(batch, update_w_avg=create_graph)
         with self._autocast():
-            ws = self._sample_ws(batch, update_w_avg=create_graph)
             images = self.G.synthesis(ws, noise_mode="random").float()
         h, w = images.shape[2], images.shape[3]
         noise = torch.randn_like(images) / math.sqrt(h * w)

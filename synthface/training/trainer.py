@@ -378,5 +378,11 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
             saved.channels_last = config.channels_last
         if config.milestone_kimg is not None:
             saved.milestone_kimg = config.milestone_kimg
+        # --precision changes rounding, not the objective, so a resume may switch it when asked. A run
+        # saved before the setting existed goes on as it ran: bf16 autocast on CUDA only.
+        if config.precision is not None:
+            saved.precision = config.precision
+        elif saved.precision is None:
+            saved.precision = "bf16" if saved.device != "cpu" and torch.cuda.is_available() else "fp32"
         config = saved
     return Trainer(config, resume=resume).run()
