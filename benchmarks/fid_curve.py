@@ -63,6 +63,12 @@ def parse_extra(spec: str) -> tuple[Path, float]:
     return Path(folder), float(kimg)
 
 
+def series_of(point: dict) -> str:
+    """The run a point belongs to, so each run draws its own line (points from before runs were
+    recorded are the bundled generator's run, runs/faces64, and its hand-kept snapshots)."""
+    return point.get("run", "runs/faces64")
+
+
 def plot(points: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -70,13 +76,12 @@ def plot(points: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    for num in sorted({p["num_samples"] for p in points}):
-        for warm in (False, True):
-            chosen = sorted((p for p in points if p["num_samples"] == num and bool(p.get("warm_start")) == warm),
-                            key=lambda p: p["kimg"])
-            if chosen:
-                label = f"FID, {num} samples" + (", warm-started run" if warm else "")
-                ax.plot([p["kimg"] for p in chosen], [p["fid"] for p in chosen], "s--" if warm else "o-", label=label)
+    series = sorted({(p["num_samples"], series_of(p), bool(p.get("warm_start"))) for p in points})
+    for num, run, warm in series:
+        chosen = sorted((p for p in points if (p["num_samples"], series_of(p), bool(p.get("warm_start")))
+                         == (num, run, warm)), key=lambda p: p["kimg"])
+        label = f"{run}, FID-{num // 1000}k" + (", warm-started" if warm else "")
+        ax.plot([p["kimg"] for p in chosen], [p["fid"] for p in chosen], "s--" if warm else "o-", label=label)
     ax.set_xlabel("kimg (thousands of real images shown)")
     ax.set_ylabel("FID (lower is better)")
     ax.set_yscale("log")
@@ -134,8 +139,11 @@ def main() -> None:
         point = {"model": model, "kimg": kimg, "num_samples": args.num, "num_reference": result["num_reference"],
                  "psi": args.psi, "fid": result["fid"], "kid_mean": result["kid_mean"],
                  "seconds": round(time.perf_counter() - began, 1)}
-        if warm_start and folder.resolve().is_relative_to(args.run.resolve()):
-            point["warm_start"] = True
+        if folder.resolve().is_relative_to(args.run.resolve()):
+            point["run"] = str(args.run.resolve().relative_to(ROOT) if args.run.resolve().is_relative_to(ROOT)
+                               else args.run)
+            if warm_start:
+                point["warm_start"] = True
         points.append(point)
         print(f"{kimg:8.1f} kimg  FID {point['fid']:7.2f}  KID {point['kid_mean']:.4f}  ({model})", flush=True)
         save_results(RESULTS, {"points": points}, quiet=True)  # after each point: a kill loses one point
