@@ -332,7 +332,8 @@ class Trainer:
         snapshot_every = max(int(cfg.snapshot_kimg * 1000), 1)
         next_snapshot = (self.images_seen // snapshot_every + 1) * snapshot_every
         bar = tqdm(total=total, initial=min(self.images_seen, total), unit="img", unit_scale=True,
-                   disable=not (cfg.progress and self.dist.is_main), dynamic_ncols=True, desc=f"train ({self.device.type}, {cfg.precision})")
+                   disable=not (cfg.progress and self.dist.is_main), dynamic_ncols=True,
+                   desc=f"train ({self.device.type}, {cfg.precision})")
         last_time, last_images = time.perf_counter(), self.images_seen
         snapshotted_at = -1
         d_warmup_until = int(cfg.d_warmup_kimg * 1000)
