@@ -139,9 +139,9 @@ def main() -> None:
         point = {"model": model, "kimg": kimg, "num_samples": args.num, "num_reference": result["num_reference"],
                  "psi": args.psi, "fid": result["fid"], "kid_mean": result["kid_mean"],
                  "seconds": round(time.perf_counter() - began, 1)}
-        if folder.resolve().is_relative_to(args.run.resolve()):
-            point["run"] = str(args.run.resolve().relative_to(ROOT) if args.run.resolve().is_relative_to(ROOT)
-                               else args.run)
+        run_dir = args.run.resolve()
+        if folder.resolve().is_relative_to(run_dir):
+            point["run"] = str(run_dir.relative_to(ROOT) if run_dir.is_relative_to(ROOT) else args.run)
             if warm_start:
                 point["warm_start"] = True
         points.append(point)
