@@ -76,3 +76,19 @@ def test_bundled_detector_tells_bundled_faces_from_real_photos(few_face_files) -
     fake_p = detector.score_images(fakes).probability
     real_p = detector.score_images(reals).probability
     assert fake_p.mean() > 0.5 > real_p.mean(), (fake_p, real_p)
+
+
+def test_bundled_generator_carries_its_discriminator() -> None:
+    """`train --init-from bundled` goes on with the D that G was trained against, not a fresh one."""
+    from synthface.generator import Generator
+    from synthface.generator.discriminator import Discriminator
+    from synthface.training.warm_start import find_init_model, load_init_weights
+
+    model = find_init_model("bundled")
+    assert model.has_discriminator and model.kimg is not None
+    G, G_ema = Generator.from_pretrained(DEFAULT_GENERATOR_DIR), Generator.from_pretrained(DEFAULT_GENERATOR_DIR)
+    D = Discriminator.from_pretrained(DEFAULT_GENERATOR_DIR / "discriminator")
+    for parameter in D.parameters():
+        parameter.data.zero_()
+    assert load_init_weights(model, G, G_ema, D)  # strict load of the exported weights
+    assert any(parameter.abs().sum() > 0 for parameter in D.parameters())

@@ -1,7 +1,7 @@
 """Start a new training run from a trained generator instead of from random weights.
 
-Why: training from scratch is the slow part (the bundled 64 px generator took 1,100 kimg, about
-8 hours of a 2-core CPU). Fine-tuning on a user's own faces need not start from nothing, and a
+Why: training from scratch is the slow part (the bundled 64 px generator took 1,400 kimg, about
+7.6 hours of a 2-core CPU). Fine-tuning on a user's own faces need not start from nothing, and a
 run whose checkpoints were lost (a machine wiped between working days) can go on from its last
 exported generator and the discriminator exported with it.
 
@@ -15,7 +15,8 @@ anything. Optimiser moments start at zero either way; the path-length mean is me
 carried-over generator so its regulariser does not begin by shrinking it towards zero.
 
 A fresh discriminator is a poor partner for a well-trained generator, and this was measured on
-the bundled 1,100 kimg one (FID-2k 31.4, 2,000 samples): a D trained alone against it learns
+the previously bundled generator (the first run's 1,100 kimg export, FID-2k 31.4, 2,000 samples,
+shipped without its discriminator): a D trained alone against it learns
 that one generator's flaws, G escapes them in a few dozen steps, and D falls back to chance and
 stays there while G drifts. With 150 kimg of warm-up and G at its full rate, FID-2k was 55.8
 after 50 kimg; with 100 kimg of warm-up and G's rate ramped up over 100 kimg, 45.4. So a model
@@ -42,10 +43,10 @@ from synthface.training.config import TrainConfig
 
 log = logging.getLogger("synthface.training")
 
-# D-only kimg before G trains, when D starts from random weights. Measured against the bundled 1,100
-# kimg generator (batch 32): D's mean logit gap between reals and fakes was 0.02 after 20 kimg (chance),
-# 0.65 after 58, 1.6 after 96 and 1.9 at its plateau from 115; D-only steps run at about 130 img/s
-# on a 2-core CPU, so this is some 13 minutes.
+# D-only kimg before G trains, when D starts from random weights. Measured against the previously
+# bundled (first run's 1,100 kimg) generator (batch 32): D's mean logit gap between reals and fakes
+# was 0.02 after 20 kimg (chance), 0.65 after 58, 1.6 after 96 and 1.9 at its plateau from 115;
+# D-only steps run at about 130 img/s on a 2-core CPU, so this is some 13 minutes.
 DEFAULT_D_WARMUP_KIMG = 100.0
 # Then G's rate rises over this many kimg: it slows the young D's fall to chance (FID-2k 45.4 after 50
 # kimg, against 55.8 at full rate; the runs' warm-ups were 100 and 150 kimg) but does not stop it.
@@ -109,9 +110,9 @@ def adopt_architecture(config: TrainConfig, model: InitModel) -> None:
 
 
 FRESH_D_WARNING = (
-    "%s has no discriminator/: a new one starts from random weights. Measured on the bundled model, a fresh "
-    "D let G degrade (FID-2k 31.4 -> 45 after 50 kimg), so expect to retrain quality; folders exported by "
-    "`synthface train` carry the discriminator G was trained against"
+    "%s has no discriminator/: a new one starts from random weights. Measured on a generator shipped "
+    "without it, a fresh D let G degrade (FID-2k 31.4 -> 45 after 50 kimg), so expect to retrain quality; "
+    "folders exported by `synthface train` carry the discriminator G was trained against"
 )
 
 
