@@ -80,13 +80,16 @@ def test_bundled_detector_tells_bundled_faces_from_real_photos(few_face_files) -
 
 def test_bundled_generator_carries_its_discriminator() -> None:
     """`train --init-from bundled` goes on with the D that G was trained against, not a fresh one."""
+    import copy
+
     from synthface.generator import Generator
     from synthface.generator.discriminator import Discriminator
     from synthface.training.warm_start import find_init_model, load_init_weights
 
     model = find_init_model("bundled")
     assert model.has_discriminator and model.kimg is not None
-    G, G_ema = Generator.from_pretrained(DEFAULT_GENERATOR_DIR), Generator.from_pretrained(DEFAULT_GENERATOR_DIR)
+    G = Generator.from_pretrained(DEFAULT_GENERATOR_DIR)
+    G_ema = copy.deepcopy(G)
     D = Discriminator.from_pretrained(DEFAULT_GENERATOR_DIR / "discriminator")
     for parameter in D.parameters():
         parameter.data.zero_()
