@@ -1,4 +1,4 @@
-"""CLI: `synthface train`, `synthface sample`, `synthface demo`."""
+"""CLI: `synthface train`, `synthface average-generators`, `synthface sample`, `synthface demo`."""
 
 from __future__ import annotations
 
@@ -93,6 +93,23 @@ def register(app: typer.Typer) -> None:
         result = run_training(config, resume=resume)
         typer.echo(f"trained to {result.images_seen / 1000:.1f} kimg; generator: {result.generator_dir}; "
                    f"samples: {result.run_dir / 'samples' / 'latest.png'}")
+
+    @app.command("average-generators")
+    @user_errors
+    def average_generators_command(
+        folders: list[Path] = typer.Argument(..., help="Generator folders: milestones of one run, "
+                                             "e.g. runs/faces64/generators/kimg-0012*"),
+        out: Path = typer.Option(..., help="Folder for the averaged generator."),
+    ) -> None:
+        """Write one generator whose weights are the mean of several milestones of a run.
+
+        Late in a GAN run FID drifts between milestones; their mean is often better than any
+        of them (measure it with `synthface metrics`). The newest milestone's D goes beside it.
+        """
+        from synthface.training.averaging import export_average
+
+        folder = export_average(folders, out)
+        typer.echo(f"wrote {folder} (mean of {len(folders)} generators)")
 
     @app.command()
     @user_errors
