@@ -218,24 +218,11 @@ def fit_heads(model: SynthDetector, data: TrainingData, config: TrainDetectorCon
 
 
 def save_detector(model: SynthDetector, target: Path) -> None:
-    """save_pretrained into a temporary folder, then swap it into place (never a half-written model)."""
-    import shutil
-    import tempfile
+    """save_pretrained into a staging folder swapped into place (never a half-written model)."""
+    from synthface.io_utils import atomic_folder
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with atomic_folder(target) as staging:
         model.save_pretrained(str(staging))
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-            staging.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _model_from(config: TrainDetectorConfig) -> SynthDetector:

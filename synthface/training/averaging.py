@@ -17,7 +17,6 @@ goes on against the D the newest generator was trained with.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,14 +26,9 @@ import torch
 from synthface.errors import SynthfaceError
 from synthface.generator.networks import Generator
 from synthface.generator.sampling import load_generator
+from synthface.io_utils import atomic_folder
 from synthface.pretrained import DISCRIMINATOR_FOLDER
-
-
-def _read_kimg(folder: Path) -> float | None:
-    try:
-        return float(json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["kimg"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+from synthface.training.warm_start import read_kimg
 
 
 def _architecture(G: Generator) -> dict:
@@ -66,33 +60,22 @@ def average_generators(folders: Sequence[str | Path]) -> Generator:
 def export_average(folders: Sequence[str | Path], out: str | Path) -> Path:
     """Write the mean of `folders` to `out` (config + safetensors, D of the newest, metrics.json).
 
-    The folder is built beside `out` and renamed into place, so a kill leaves either the old
-    folder or the new one, never half of one.
+    The folder is staged beside `out` and swapped in whole (`atomic_folder`).
     """
     folders = [Path(folder) for folder in folders]
     out = Path(out)
     G = average_generators(folders)
-    kimgs = [_read_kimg(folder) for folder in folders]
+    kimgs = [read_kimg(folder) for folder in folders]
     newest = max(range(len(folders)), key=lambda i: (kimgs[i] is not None, kimgs[i] or 0.0, i))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    G.to(torch.float32, memory_format=torch.contiguous_format).save_pretrained(tmp)
-    source_d = folders[newest] / DISCRIMINATOR_FOLDER
-    if (source_d / "model.safetensors").is_file():
-        shutil.copytree(source_d, tmp / DISCRIMINATOR_FOLDER)
     known = sorted(k for k in kimgs if k is not None)
     metrics: dict = {"averaged_from": f"{len(folders)} milestones"
                      + (f", {known[0]:g}-{known[-1]:g} kimg" if known else "")}
     if kimgs[newest] is not None:
         metrics["kimg"] = kimgs[newest]
-    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
+    with atomic_folder(out) as tmp:
+        G.to(torch.float32, memory_format=torch.contiguous_format).save_pretrained(tmp)
+        source_d = folders[newest] / DISCRIMINATOR_FOLDER
+        if (source_d / "model.safetensors").is_file():
+            shutil.copytree(source_d, tmp / DISCRIMINATOR_FOLDER)
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return out

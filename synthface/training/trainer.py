@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,31 +65,17 @@ def export_generator(G_ema: Generator, folder: Path, D: Discriminator | None = N
     `kimg` (how many thousand images the generator has trained on, warm starts included) goes in
     metrics.json, where model cards, FID curves and later warm starts read it.
     """
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".{folder.name}.tmp")
-    old = folder.with_name(f".{folder.name}.old")
-    for leftover in (tmp, old):
-        if leftover.exists():
-            _rmtree(leftover)
-    G_cpu = copy.deepcopy(G_ema).to("cpu").float()
-    G_cpu.save_pretrained(tmp)
-    if D is not None:
-        D_cpu = copy.deepcopy(D).to("cpu", torch.float32, memory_format=torch.contiguous_format)
-        D_cpu.save_pretrained(tmp / DISCRIMINATOR_FOLDER)
-        (tmp / DISCRIMINATOR_FOLDER / "README.md").write_text(warm_start.DISCRIMINATOR_README)
-    if kimg is not None:
-        (tmp / "metrics.json").write_text(json.dumps({"kimg": round(kimg, 3)}, indent=2) + "\n")
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(tmp, folder)
-    if old.exists():
-        _rmtree(old)
+    from synthface.io_utils import atomic_folder
 
-
-def _rmtree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
+    with atomic_folder(folder) as tmp:
+        G_cpu = copy.deepcopy(G_ema).to("cpu").float()
+        G_cpu.save_pretrained(tmp)
+        if D is not None:
+            D_cpu = copy.deepcopy(D).to("cpu", torch.float32, memory_format=torch.contiguous_format)
+            D_cpu.save_pretrained(tmp / DISCRIMINATOR_FOLDER)
+            (tmp / DISCRIMINATOR_FOLDER / "README.md").write_text(warm_start.DISCRIMINATOR_README)
+        if kimg is not None:
+            (tmp / "metrics.json").write_text(json.dumps({"kimg": round(kimg, 3)}, indent=2) + "\n")
 
 
 class Trainer:

@@ -84,14 +84,15 @@ def find_init_model(spec: str) -> InitModel:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SynthfaceError(f"--init-from {spec}: cannot read {folder / 'config.json'} ({exc})") from None
-    kimg = None
-    metrics = folder / "metrics.json"
-    if metrics.is_file():
-        try:
-            kimg = float(json.loads(metrics.read_text(encoding="utf-8"))["kimg"])
-        except (OSError, ValueError, KeyError, TypeError):
-            kimg = None
-    return InitModel(folder, config, kimg)
+    return InitModel(folder, config, read_kimg(folder))
+
+
+def read_kimg(folder: Path) -> float | None:
+    """How far the generator in `folder` was trained (metrics.json's kimg), or None if unsaid."""
+    try:
+        return float(json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["kimg"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def adopt_architecture(config: TrainConfig, model: InitModel) -> None:
