@@ -351,8 +351,8 @@ def load_generator_weights(folder: Path) -> dict[str, torch.Tensor]:
 def test_a_warm_start_keeps_the_models_architecture(blobs: Path, tmp_path: Path) -> None:
     first = tmp_path / "first"
     train(tiny_config(blobs, first, kimg=0.008))
-    with pytest.raises(SynthfaceError, match="--channel-max 64 differs from the --init-from model's 32"):
-        Trainer(tiny_config(blobs, tmp_path / "second", init_from=str(first), channel_max=64))
+    with pytest.raises(SynthfaceError, match="--w-dim 64 differs from the --init-from model's 32"):
+        Trainer(tiny_config(blobs, tmp_path / "second", init_from=str(first), w_dim=64))
     shutil_target = first / "generator" / "discriminator" / "model.safetensors"
     shutil_target.write_bytes(b"not safetensors")
     with pytest.raises(SynthfaceError, match="cannot load the discriminator"):

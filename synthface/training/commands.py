@@ -35,7 +35,9 @@ def register(app: typer.Typer) -> None:
         grayscale: bool = typer.Option(False, "--grayscale", help="Train a 1-channel generator."),
         max_images: int = typer.Option(None, help="Use only the first N images."),
         mirror: bool = typer.Option(True, help="Random x-flips of the training images."),
-        channel_base: int = typer.Option(None, help="Width schedule: channels = min(base / res, max)."),
+        channel_base: int = typer.Option(None, help=(
+            "Width schedule: channels = min(base / res, max). With --init-from, a larger base widens the "
+            "model without changing its output (training/widening.py).")),
         channel_max: int = typer.Option(None),
         z_dim: int = typer.Option(None),
         w_dim: int = typer.Option(None),

@@ -39,6 +39,7 @@ import torch
 from synthface.errors import SynthfaceError
 from synthface.generator import Discriminator, Generator
 from synthface.pretrained import DEFAULT_GENERATOR_DIR, DISCRIMINATOR_FOLDER
+from synthface.training import widening
 from synthface.training.config import TrainConfig
 
 log = logging.getLogger("synthface.training")
@@ -60,6 +61,8 @@ ARCHITECTURE_FIELDS = {
     "resolution": "resolution", "img_channels": "img_channels", "z_dim": "z_dim", "w_dim": "w_dim",
     "mapping_layers": "mapping_layers", "channel_base": "channel_base", "channel_max": "channel_max",
 }
+# Fields a warm start may enlarge: the layers are widened, their trained function kept.
+WIDENABLE_FIELDS = ("channel_base", "channel_max")
 
 
 @dataclass
@@ -96,17 +99,27 @@ def read_kimg(folder: Path) -> float | None:
 
 
 def adopt_architecture(config: TrainConfig, model: InitModel) -> None:
-    """Give `config` the model's architecture; a size the user set (not None) that differs is an error."""
+    """Give `config` the model's architecture; a size the user set (not None) that differs is an error.
+
+    The exception is width: a larger --channel-base (or --channel-max) widens the model's layers
+    without changing what it computes (widening.py), so a plateaued network can grow and go on.
+    """
     for field, key in ARCHITECTURE_FIELDS.items():
         value = model.config.get(key)
         if value is None:
             continue
         wanted = getattr(config, field)
-        if wanted is not None and wanted != value:
+        if wanted is not None and wanted != value and field not in WIDENABLE_FIELDS:
             option = field.replace("_", "-")
             raise SynthfaceError(f"--{option} {wanted} differs from the --init-from model's {value}; "
                                  f"drop --{option} (a warm start keeps the model's architecture)")
-        setattr(config, field, value)
+        if wanted is None:
+            setattr(config, field, value)
+    trained = (model.config.get("channel_base"), model.config.get("channel_max"))
+    wanted_widths = (config.channel_base, config.channel_max)
+    if None not in trained and wanted_widths != trained:
+        widening.check_widening(config.resolution, trained, wanted_widths)
+        log.info("widening the --init-from model from channel base/max %d/%d to %d/%d", *trained, *wanted_widths)
     config.init_kimg = model.kimg
 
 
@@ -123,8 +136,8 @@ def load_init_weights(model: InitModel, G: Generator, G_ema: Generator, D: Discr
 
     def load(module: torch.nn.Module, path: Path, what: str) -> None:
         try:
-            state = load_file(str(path))
-            module.load_state_dict(state, strict=True)
+            if widening.load_widened(module, load_file(str(path))):
+                log.info("%s widened: its new channels start random, their weights into old ones at zero", what)
         except Exception as exc:  # safetensors raises its own error type for damaged files
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SynthfaceError(f"--init-from: cannot load the {what} from {path} ({reason})") from None
