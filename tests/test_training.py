@@ -274,6 +274,25 @@ def test_resume_keeps_the_precision_a_run_started_with_unless_asked(blobs: Path,
     assert [row["step"] for row in read_metrics(run)] == [1, 2, 3]
 
 
+def test_max_minutes_stops_with_a_checkpoint_that_resumes_exactly(blobs: Path, tmp_path: Path) -> None:
+    """A time budget ends the run after the step that crosses it, checkpointed and exported, and a
+    resume goes on as if it had never stopped (a rented machine's hour, a lent GPU's minutes)."""
+    torch.set_num_threads(1)
+    straight = tmp_path / "straight"
+    train(tiny_config(blobs, straight, kimg=0.032))
+    budgeted = tmp_path / "budgeted"
+    result = train(tiny_config(blobs, budgeted, kimg=0.032, max_minutes=1e-9))
+    assert result.out_of_time and result.images_seen == 8  # one step, then the budget is spent
+    assert (budgeted / "generator" / "model.safetensors").is_file()
+    assert len(ckpt.list_checkpoints(budgeted)) == 1
+    resumed = train(tiny_config(blobs, budgeted, kimg=0.032), resume=True)  # no budget now
+    assert not resumed.out_of_time and resumed.images_seen == 32
+    state_a = ckpt.load_state(ckpt.latest_checkpoint(straight))
+    state_b = ckpt.load_state(ckpt.latest_checkpoint(budgeted))
+    for name, tensor in state_a["objective"]["G_ema"].items():
+        assert torch.equal(tensor, state_b["objective"]["G_ema"][name]), name
+
+
 def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
@@ -399,3 +418,18 @@ def test_train_command_refuses_an_unknown_precision(blobs: Path, tmp_path: Path)
     assert result.exit_code != 0
     assert "--precision 'fp8': use fp32 or bf16" in result.output
     assert not out.exists()  # refused before anything was written
+
+
+def test_train_command_says_how_to_go_on_after_max_minutes(blobs: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from synthface.cli import app
+
+    run = tmp_path / "cli-run"
+    args = ["train", "--data", str(blobs), "--out", str(run), "--resolution", "16", "--batch", "8",
+            "--kimg", "0.032", "--channel-base", "256", "--channel-max", "32", "--z-dim", "32", "--w-dim", "32",
+            "--mapping-layers", "2", "--max-minutes", "1e-9"]
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, out.output
+    assert f"--max-minutes 1e-09 reached; the run is checkpointed: `synthface train --out {run} --resume" in out.output
+    assert "trained to 0.0 kimg" in out.output and (run / "generator" / "model.safetensors").is_file()

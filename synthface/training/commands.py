@@ -26,6 +26,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("runs/synthface"), help="Run folder (checkpoints, grids, metrics)."),
         resolution: int = typer.Option(None, help="Power of two, 32..1024 (default 64, or the --init-from model's)."),
         kimg: float = typer.Option(100.0, help="Train until this many thousand images were shown."),
+        max_minutes: float = typer.Option(None, help="Stop after this many minutes with a checkpoint and an export; "
+                                          "--resume goes on (for a machine rented or lent by the hour)."),
         batch: int = typer.Option(32, help="Global batch size (split over torchrun processes)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint."),
         seed: int = typer.Option(0),
@@ -82,7 +84,7 @@ def register(app: typer.Typer) -> None:
         config = TrainConfig(
             data=data or default_data_source(), out=str(out), resolution=resolution,
             img_channels=1 if grayscale else None, crop=crop, fit=fit, image_column=image_column,
-            max_images=max_images, mirror=mirror, kimg=kimg, batch=batch, seed=seed,
+            max_images=max_images, mirror=mirror, kimg=kimg, max_minutes=max_minutes, batch=batch, seed=seed,
             z_dim=z_dim, w_dim=w_dim, mapping_layers=mapping_layers, channel_base=channel_base,
             channel_max=channel_max, init_from=init_from, d_warmup_kimg=d_warmup_kimg,
             g_lr_rampup_kimg=g_lr_rampup_kimg, g_lr=g_lr, d_lr=d_lr,
@@ -93,6 +95,9 @@ def register(app: typer.Typer) -> None:
             precision=precision,
         )
         result = run_training(config, resume=resume)
+        if result.out_of_time:
+            typer.echo(f"--max-minutes {max_minutes:g} reached; the run is checkpointed: "
+                       f"`synthface train --out {out} --resume --kimg {kimg:g}` goes on")
         typer.echo(f"trained to {result.images_seen / 1000:.1f} kimg; generator: {result.generator_dir}; "
                    f"samples: {result.run_dir / 'samples' / 'latest.png'}")
 

@@ -39,6 +39,9 @@ class TrainConfig:
     mirror: bool = True
 
     kimg: float = 100.0
+    # Stop cleanly (checkpoint + export) after this much wall-clock time, so a rented or shared machine's
+    # budget ends with a resumable run instead of a killed one; None: no limit. Not part of the maths.
+    max_minutes: float | None = None
     batch: int = 32
     seed: int = 0
 

@@ -86,3 +86,12 @@ def sync_buffer_mean(buffer: torch.Tensor, info: DistInfo) -> None:
         return
     dist.all_reduce(buffer)
     buffer /= info.world_size
+
+
+def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """True when `flag` is true on any rank, so every rank takes the same branch (a stop, say)."""
+    if not info.enabled:
+        return flag
+    tensor = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(tensor)
+    return bool(tensor.item() > 0)

@@ -25,7 +25,7 @@ from synthface.pretrained import DISCRIMINATOR_FOLDER
 from synthface.training import checkpoint as ckpt
 from synthface.training import warm_start
 from synthface.training.config import TrainConfig
-from synthface.training.distributed import DistInfo, broadcast_module, init_distributed
+from synthface.training.distributed import DistInfo, any_rank, broadcast_module, init_distributed
 from synthface.training.losses import GANObjective, StepStats
 from synthface.training.snapshots import write_loss_curve, write_sample_grid
 
@@ -36,6 +36,7 @@ class TrainResult:
     images_seen: int
     steps: int
     generator_dir: Path
+    out_of_time: bool = False  # stopped by --max-minutes before --kimg
 
 
 def pick_device(name: str, dist_info: DistInfo) -> torch.device:
@@ -322,6 +323,8 @@ class Trainer:
         last_time, last_images = time.perf_counter(), self.images_seen
         snapshotted_at = -1
         d_warmup_until = int(cfg.d_warmup_kimg * 1000)
+        deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes else None
+        out_of_time = False
         while self.images_seen < total:
             reals = self.next_batch()
             train_G = self.images_seen >= d_warmup_until
@@ -347,10 +350,15 @@ class Trainer:
                 self.snapshot()
                 snapshotted_at = self.images_seen
                 next_snapshot = (self.images_seen // snapshot_every + 1) * snapshot_every
+            # Checked after a step, so every leg moves; every rank asks, so all stop at the same step.
+            if (deadline is not None and self.images_seen < total
+                    and any_rank(time.monotonic() >= deadline, self.dist, self.device)):
+                out_of_time = True
+                break
         if snapshotted_at != self.images_seen:
             self.snapshot()
         bar.close()
-        return TrainResult(self.run_dir, self.images_seen, self.step_index, self.run_dir / "generator")
+        return TrainResult(self.run_dir, self.images_seen, self.step_index, self.run_dir / "generator", out_of_time)
 
 
 def train(config: TrainConfig, resume: bool = False) -> TrainResult:
@@ -359,6 +367,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
         saved = TrainConfig.load(Path(config.out) / "train_config.json")
         # A resume may change how far to go, the memory layout and what is kept, never the maths.
         saved.kimg = config.kimg
+        saved.max_minutes = config.max_minutes
         saved.progress = config.progress
         if config.channels_last is not None:
             saved.channels_last = config.channels_last
