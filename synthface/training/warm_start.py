@@ -11,7 +11,8 @@ better start). The discriminator is carried over too when the folder has one (th
 exports it next to every generator, in `discriminator/`). When it has none, the discriminator
 starts from random weights and trains alone for `d_warmup_kimg` first: a random critic's
 gradients would otherwise push the generator away from what it learnt before the critic knows
-anything. Optimiser moments start at zero either way; the path-length mean is measured on the
+anything. A larger --channel-base than the model's widens both networks first, keeping what
+they compute (widening.py). Optimiser moments start at zero either way; the path-length mean is measured on the
 carried-over generator so its regulariser does not begin by shrinking it towards zero.
 
 A fresh discriminator is a poor partner for a well-trained generator, and this was measured on
@@ -101,8 +102,9 @@ def read_kimg(folder: Path) -> float | None:
 def adopt_architecture(config: TrainConfig, model: InitModel) -> None:
     """Give `config` the model's architecture; a size the user set (not None) that differs is an error.
 
-    The exception is width: a larger --channel-base (or --channel-max) widens the model's layers
-    without changing what it computes (widening.py), so a plateaued network can grow and go on.
+    The exception is width: a larger --channel-base widens the model's finer layers without changing
+    what it computes (widening.py), so a plateaued network can grow and go on. The 4x4 width, which
+    --channel-max usually sets, has to stay.
     """
     for field, key in ARCHITECTURE_FIELDS.items():
         value = model.config.get(key)
