@@ -10,7 +10,7 @@ both give the same scores. The heads (spectral, calibrators, combiner) are share
 
 Why a second view of large images: the CNN learned the generators' traces at the scale of its
 training views (faces of 32-128 px). A 1024 px face from a StyleGAN2 has much smoother pixel
-statistics at its own resolution, and the bundled detector flagged only 9 of 100 such faces
+statistics at its own resolution, and the bundled detector flagged only 13 of 100 such faces
 there, against 100 of 100 once the same faces were also shown at 128 px (and 1 of 200 held-out
 real photos at the same sizes, as at 128 px itself; `benchmarks/detect_native_sizes.py`). So an
 image whose shorter side exceeds the detector's `working_side` is scored twice, at its own
