@@ -433,3 +433,5 @@ def test_train_command_says_how_to_go_on_after_max_minutes(blobs: Path, tmp_path
     assert out.exit_code == 0, out.output
     assert f"--max-minutes 1e-09 reached; the run is checkpointed: `synthface train --out {run} --resume" in out.output
     assert "trained to 0.0 kimg" in out.output and (run / "generator" / "model.safetensors").is_file()
+    refused = CliRunner().invoke(app, [*args[:-1], "-5"])
+    assert refused.exit_code != 0 and "--max-minutes -5: give a positive number of minutes" in refused.output

@@ -81,6 +81,8 @@ def register(app: typer.Typer) -> None:
             raise SynthfaceError(f"--augment {augment!r}: use ada, fixed or none")
         if precision is not None and precision not in PRECISIONS:
             raise SynthfaceError(f"--precision {precision!r}: use {' or '.join(PRECISIONS)}")
+        if max_minutes is not None and not max_minutes > 0:
+            raise SynthfaceError(f"--max-minutes {max_minutes:g}: give a positive number of minutes, or leave it out")
         config = TrainConfig(
             data=data or default_data_source(), out=str(out), resolution=resolution,
             img_channels=1 if grayscale else None, crop=crop, fit=fit, image_column=image_column,
