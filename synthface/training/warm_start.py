@@ -138,8 +138,7 @@ def load_init_weights(model: InitModel, G: Generator, G_ema: Generator, D: Discr
 
     def load(module: torch.nn.Module, path: Path, what: str) -> None:
         try:
-            if widening.load_widened(module, load_file(str(path))):
-                log.info("%s widened: its new channels start random, their weights into old ones at zero", what)
+            widening.load_widened(module, load_file(str(path)))  # adopt_architecture has said when it widens
         except Exception as exc:  # safetensors raises its own error type for damaged files
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SynthfaceError(f"--init-from: cannot load the {what} from {path} ({reason})") from None
