@@ -15,6 +15,14 @@ from typing import Any
 from synthface.io_utils import write_text_atomic
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REPO_ROOT = RESULTS_DIR.parent.parent
+
+
+def repo_relative(path: str | Path) -> str:
+    """`path` relative to the repo when it lies inside it, else as given: committed results must not
+    name one machine's folders."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(path)
 
 
 def save_results(path: Path, result: Any, *, quiet: bool = False) -> None:
@@ -22,11 +30,7 @@ def save_results(path: Path, result: Any, *, quiet: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, json.dumps(result, indent=2) + "\n")
     if not quiet:
-        try:
-            shown = path.resolve().relative_to(RESULTS_DIR.parent.parent)
-        except ValueError:
-            shown = path
-        print(f"wrote {shown}")
+        print(f"wrote {repo_relative(path)}")
 
 
 def print_measures(result: dict[str, Any], width: int = 40) -> None:

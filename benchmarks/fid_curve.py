@@ -23,7 +23,7 @@ import json
 import time
 from pathlib import Path
 
-from _results import save_results
+from _results import repo_relative, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "fid_curve_faces64.json"
@@ -125,7 +125,7 @@ def main() -> None:
     done = {(p["model"], p["kimg"], p["num_samples"]) for p in points}
     reference = None
     for folder, kimg in todo:
-        model = str(folder.resolve().relative_to(ROOT) if folder.resolve().is_relative_to(ROOT) else folder)
+        model = repo_relative(folder)
         if (model, kimg, args.num) in done:
             continue
         G = load_generator(str(folder))
@@ -141,7 +141,7 @@ def main() -> None:
                  "seconds": round(time.perf_counter() - began, 1)}
         run_dir = args.run.resolve()
         if folder.resolve().is_relative_to(run_dir):
-            point["run"] = str(run_dir.relative_to(ROOT) if run_dir.is_relative_to(ROOT) else args.run)
+            point["run"] = repo_relative(args.run)
             if warm_start:
                 point["warm_start"] = True
         points.append(point)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from _results import save_results
+from _results import repo_relative, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "generate_speed.json"
@@ -130,7 +130,7 @@ def main() -> None:
         init_keys()
         identity = load_signing_identity()
         folder = Path(args.model or default_generator_spec())
-        model_note = str(folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder)
+        model_note = repo_relative(folder)
         G = load_generator(str(folder))
         flops = synthesis_flops(G, args.batch)
         guard = load_guard(folder)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _results import save_results
+from _results import repo_relative, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "guard_quality.json"
@@ -65,8 +65,7 @@ def main() -> None:
         generated[f"psi{psi:g}"] = {"false_drop_rate": float(check.flagged.mean()),
                                     **quantiles(check.distances, (0.001, 0.01, 0.5))}
     result = {
-        # Relative to the repo when inside it, so the committed results name no machine's folders.
-        "model": str(model.resolve().relative_to(ROOT)) if model.resolve().is_relative_to(ROOT) else str(model),
+        "model": repo_relative(model),
         "feature": guard.info.get("feature"),
         "threshold": round(guard.threshold, 4),
         "real_to_real": quantiles(real_real, (0.001, 0.01, 0.02, 0.05, 0.5)),
