@@ -3,18 +3,29 @@
 huggingface_hub's `PyTorchModelHubMixin` does the work (config capture from the
 constructor, safetensors, Hub download). This subclass only keeps local loads
 quiet: the mixin prints a line to stdout for local folders, which would corrupt
-the JSON that `synthface detect --json` writes.
+the JSON that `synthface detect --json` writes, and gives saved weights the usual file
+mode: safetensors (0.8) creates its files 0600, so a model trained on a shared server
+would otherwise be unreadable to everyone but its trainer.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from huggingface_hub import PyTorchModelHubMixin, constants
+
+from synthface.io_utils import DEFAULT_FILE_MODE
 
 
 class SelfDescribingModel(PyTorchModelHubMixin):
     """Mixin for synthface's torch models (generator, discriminator, detector)."""
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        super()._save_pretrained(save_directory)
+        weights = Path(save_directory) / constants.SAFETENSORS_SINGLE_FILE
+        if weights.is_file():
+            os.chmod(weights, DEFAULT_FILE_MODE)
 
     @classmethod
     def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only,

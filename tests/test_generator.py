@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import stat
+
 import pytest
 import torch
 
@@ -9,6 +11,7 @@ from synthface.errors import SynthfaceError
 from synthface.generator import Discriminator, Generator
 from synthface.generator.sampling import mix_styles, mixing_grid, seed_grid, style_band
 from synthface.generator.seeds import parse_seeds, z_from_seeds
+from synthface.io_utils import DEFAULT_FILE_MODE
 
 TINY = {"z_dim": 32, "w_dim": 32, "mapping_layers": 2, "channel_base": 256, "channel_max": 32}
 
@@ -116,6 +119,13 @@ def test_save_and_load_round_trip(tmp_path) -> None:
     z = z_from_seeds([1, 2, 3], G.z_dim)
     with torch.no_grad():
         torch.testing.assert_close(loaded(z, psi=0.7), G(z, psi=0.7), rtol=0, atol=0)
+
+
+def test_saved_weights_get_the_usual_file_mode_not_0600(tmp_path) -> None:
+    """safetensors creates its files 0600; a model saved on a shared server must be readable like config.json."""
+    tiny_generator().save_pretrained(tmp_path / "g")
+    weights = stat.S_IMODE((tmp_path / "g" / "model.safetensors").stat().st_mode)
+    assert weights == DEFAULT_FILE_MODE == stat.S_IMODE((tmp_path / "g" / "config.json").stat().st_mode)
 
 
 def test_commands_load_generators_channels_last_with_the_same_images(tmp_path) -> None:
