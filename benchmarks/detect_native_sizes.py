@@ -34,7 +34,7 @@ from detectors.scoring import scaled_to_shorter_side
 from detectors.splits import assign_splits
 from synthface.pretrained import default_detector_spec
 
-from _results import save_results
+from _results import repo_relative, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "detect_native_sizes.json"
@@ -93,8 +93,8 @@ def main() -> None:
     for row in rows:
         print(f"{row['size']!s:>5}  {row['mode']:<22} {row['ap']:6.3f} {row['roc_auc']:7.3f} "
               f"{row['tpr_at_threshold']:13.1%} {row['fpr_at_threshold']:13.1%}")
-    result = {"model": model_spec, "fake": str(args.fake), "num_real": len(reals), "num_fake": len(fakes),
-              "threshold": model.threshold, "rows": rows}
+    result = {"model": repo_relative(model_spec), "fake": str(args.fake), "num_real": len(reals),
+              "num_fake": len(fakes), "threshold": model.threshold, "rows": rows}
     save_results(RESULTS, result)
 
 
