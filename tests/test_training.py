@@ -328,6 +328,25 @@ def test_a_warm_start_carries_generator_and_discriminator_over(blobs: Path, tmp_
     assert saved["init_from"] == str(first) and saved["d_warmup_kimg"] == 0.0
 
 
+def test_a_warm_start_from_a_trained_model_keeps_the_full_ema_half_life(blobs: Path, tmp_path: Path) -> None:
+    """The EMA ramp is for a G from random weights; a G that has trained on 100 kimg already must not
+    have its average reset to the raw weights in the continuation's first steps."""
+    torch.set_num_threads(1)
+    first = tmp_path / "first"
+    train(tiny_config(blobs, first, kimg=0.024))
+    model = first / "generator"
+    (model / "metrics.json").write_text(json.dumps({"kimg": 100.0}))
+    G_saved = load_generator_weights(model)
+
+    trainer = Trainer(tiny_config(blobs, tmp_path / "second", init_from=str(model), kimg=0.032))
+    trainer.run()  # 4 steps; half-life 2.5 kimg: the average moves by under 1% of G's step
+    G_moved, ema_moved = 0.0, 0.0
+    for name, start in G_saved.items():
+        G_moved += float((trainer.G.state_dict()[name] - start).abs().sum())
+        ema_moved += float((trainer.G_ema.state_dict()[name] - start).abs().sum())
+    assert G_moved > 0 and 0 < ema_moved < 0.02 * G_moved
+
+
 def test_a_warm_start_without_discriminator_trains_d_alone_first(blobs: Path, tmp_path: Path, caplog) -> None:
     """A fresh D's gradients must not reach G before D knows anything: G stays exactly as loaded
     during the warm-up, then trains; the path-length mean starts at the loaded G's own."""

@@ -202,12 +202,17 @@ class GANObjective:
             group["lr"] = self.g_lr * scale
 
     @torch.no_grad()
-    def update_ema(self, images_seen: int) -> None:
-        """Exponential moving average of G's weights (the generator we ship)."""
+    def update_ema(self, images_trained: int) -> None:
+        """Exponential moving average of G's weights (the generator we ship).
+
+        `images_trained` is how many images G has trained on in all. The ramp shortens the half-life
+        while that is small, so the average can follow a young G's fast changes; a G warm-started
+        from a trained model has long passed it.
+        """
         cfg = self.config
         ema_nimg = cfg.ema_kimg * 1000
         if cfg.ema_rampup:
-            ema_nimg = min(ema_nimg, images_seen * cfg.ema_rampup)
+            ema_nimg = min(ema_nimg, images_trained * cfg.ema_rampup)
         beta = 0.5 ** (self.config.batch / max(ema_nimg, 1e-8))
         for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
             p_ema.copy_(p.detach().lerp(p_ema, beta))

@@ -335,7 +335,9 @@ class Trainer:
             self.step_index += 1
             self.images_seen += cfg.batch
             if train_G:
-                self.objective.update_ema(self.images_seen)
+                # G's whole history, the --init-from model's included: a warm start goes on with the
+                # full EMA half-life instead of re-running the ramp meant for random weights.
+                self.objective.update_ema(round(self.generator_kimg() * 1000))
             bar.update(min(cfg.batch, total - bar.n))
             if self.step_index % cfg.log_every == 0 or self.images_seen >= total:
                 now = time.perf_counter()
