@@ -340,10 +340,9 @@ def test_a_warm_start_from_a_trained_model_keeps_the_full_ema_half_life(blobs: P
 
     trainer = Trainer(tiny_config(blobs, tmp_path / "second", init_from=str(model), kimg=0.032))
     trainer.run()  # 4 steps; half-life 2.5 kimg: the average moves by under 1% of G's step
-    G_moved, ema_moved = 0.0, 0.0
-    for name, start in G_saved.items():
-        G_moved += float((trainer.G.state_dict()[name] - start).abs().sum())
-        ema_moved += float((trainer.G_ema.state_dict()[name] - start).abs().sum())
+    G_now, ema_now = trainer.G.state_dict(), trainer.G_ema.state_dict()
+    G_moved = sum(float((G_now[name] - start).abs().sum()) for name, start in G_saved.items())
+    ema_moved = sum(float((ema_now[name] - start).abs().sum()) for name, start in G_saved.items())
     assert G_moved > 0 and 0 < ema_moved < 0.02 * G_moved
 
 
