@@ -75,8 +75,11 @@ def plot(points: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    series = sorted({(p["num_samples"], series_of(p), bool(p.get("warm_start"))) for p in points})
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=120)
+    keys = {(p["num_samples"], series_of(p), bool(p.get("warm_start"))) for p in points}
+    first_kimg = {key: min(p["kimg"] for p in points if (p["num_samples"], series_of(p),
+                                                         bool(p.get("warm_start"))) == key) for key in keys}
+    series = sorted(keys, key=lambda key: (key[0], first_kimg[key], key[1]))  # legend in training order
     for num, run, warm in series:
         chosen = sorted((p for p in points if (p["num_samples"], series_of(p), bool(p.get("warm_start")))
                          == (num, run, warm)), key=lambda p: p["kimg"])
@@ -86,7 +89,7 @@ def plot(points: list[dict], path: Path) -> None:
     ax.set_ylabel("FID (lower is better)")
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curve, not over it
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
