@@ -76,13 +76,12 @@ def plot(points: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3.2), dpi=120)
-    keys = {(p["num_samples"], series_of(p), bool(p.get("warm_start"))) for p in points}
-    first_kimg = {key: min(p["kimg"] for p in points if (p["num_samples"], series_of(p),
-                                                         bool(p.get("warm_start"))) == key) for key in keys}
-    series = sorted(keys, key=lambda key: (key[0], first_kimg[key], key[1]))  # legend in training order
-    for num, run, warm in series:
-        chosen = sorted((p for p in points if (p["num_samples"], series_of(p), bool(p.get("warm_start")))
-                         == (num, run, warm)), key=lambda p: p["kimg"])
+    grouped: dict[tuple[int, str, bool], list[dict]] = {}
+    for point in sorted(points, key=lambda p: p["kimg"]):
+        grouped.setdefault((point["num_samples"], series_of(point), bool(point.get("warm_start"))), []).append(point)
+    # Legend in training order: by sample count, then each run's first kimg.
+    in_training_order = sorted(grouped.items(), key=lambda item: (item[0][0], item[1][0]["kimg"], item[0][1]))
+    for (num, run, warm), chosen in in_training_order:
         label = f"{run}, FID-{num // 1000}k" + (", warm-started" if warm else "")
         ax.plot([p["kimg"] for p in chosen], [p["fid"] for p in chosen], "s--" if warm else "o-", label=label)
     ax.set_xlabel("kimg (thousands of real images shown)")
