@@ -56,6 +56,8 @@ def register(app: typer.Typer) -> None:
         r1_gamma: float = typer.Option(None, help="R1 weight (default 0.0002 * res^2 / batch)."),
         pl_weight: float = typer.Option(2.0, help="Path-length regularisation weight (0 disables)."),
         style_mixing: float = typer.Option(0.9, help="Style-mixing regularisation probability."),
+        lecam_weight: float = typer.Option(0.0, help="LeCam regularisation of D against overfitting a small "
+                                           "dataset (training/lecam.py; 0 disables)."),
         augment: str = typer.Option("ada", help="ada (adaptive p), fixed (--augment-p) or none."),
         augment_p: float = typer.Option(0.0),
         ada_target: float = typer.Option(0.6),
@@ -81,6 +83,8 @@ def register(app: typer.Typer) -> None:
             raise SynthfaceError(f"--augment {augment!r}: use ada, fixed or none")
         if precision is not None and precision not in PRECISIONS:
             raise SynthfaceError(f"--precision {precision!r}: use {' or '.join(PRECISIONS)}")
+        if not lecam_weight >= 0:
+            raise SynthfaceError(f"--lecam-weight {lecam_weight:g}: give 0 (off) or a positive weight, e.g. 0.01")
         if max_minutes is not None and not max_minutes > 0:
             raise SynthfaceError(f"--max-minutes {max_minutes:g}: give a positive number of minutes, or leave it out")
         config = TrainConfig(
@@ -90,7 +94,7 @@ def register(app: typer.Typer) -> None:
             z_dim=z_dim, w_dim=w_dim, mapping_layers=mapping_layers, channel_base=channel_base,
             channel_max=channel_max, init_from=init_from, d_warmup_kimg=d_warmup_kimg,
             g_lr_rampup_kimg=g_lr_rampup_kimg, g_lr=g_lr, d_lr=d_lr,
-            r1_gamma=r1_gamma, pl_weight=pl_weight,
+            r1_gamma=r1_gamma, pl_weight=pl_weight, lecam_weight=lecam_weight,
             style_mixing_prob=style_mixing, augment=augment, augment_p=augment_p, ada_target=ada_target,
             ada_kimg=ada_kimg, snapshot_kimg=snapshot_kimg, milestone_kimg=milestone_kimg, log_every=log_every,
             fid_every_kimg=fid_every_kimg, fid_samples=fid_samples, device=device, channels_last=channels_last,

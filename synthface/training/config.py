@@ -75,6 +75,7 @@ class TrainConfig:
     pl_batch_shrink: int = 2
     pl_decay: float = 0.01
     style_mixing_prob: float = 0.9
+    lecam_weight: float = 0.0  # LeCam's anchor penalty on D's logits (lecam.py); 0: off
 
     # Augmentation.
     augment: str = "ada"  # ada | fixed | none

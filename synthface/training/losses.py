@@ -1,7 +1,8 @@
 """One optimisation step of the StyleGAN2 objective.
 
 * D: non-saturating logistic loss on fakes and (augmented) reals, with lazy R1
-  every `r1_interval` steps (the penalty scaled by the interval).
+  every `r1_interval` steps (the penalty scaled by the interval), and LeCam's anchor
+  penalty on every step when `lecam_weight` > 0 (lecam.py).
 * G: non-saturating logistic loss through the same augmentation, with lazy
   path-length regularisation every `pl_interval` steps and style-mixing (p = 0.9).
 
@@ -23,6 +24,7 @@ from synthface.generator import Discriminator, Generator
 from synthface.training.augment import AdaptiveAugment, augment
 from synthface.training.config import TrainConfig
 from synthface.training.distributed import DistInfo, all_reduce_sum, average_gradients, sync_buffer_mean
+from synthface.training.lecam import LeCamAnchors
 from synthface.training.precision import autocast
 
 
@@ -77,6 +79,7 @@ class GANObjective:
             fixed=config.augment != "ada",
         )
         self.pl_mean = torch.zeros([], device=device)
+        self.lecam = LeCamAnchors(device=device)
         self.precision = config.precision or "fp32"
 
     # ----------------------------------------------------------------- helpers
@@ -125,6 +128,9 @@ class GANObjective:
         fake_logits, real_logits = logits[:batch], logits[batch:]
         self.ada.accumulate(real_logits)
         loss_d = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+        if cfg.lecam_weight > 0:
+            self.lecam.update(real_logits, fake_logits, self.dist)
+            loss_d = loss_d + cfg.lecam_weight * self.lecam.penalty(real_logits, fake_logits)
         r1_value = None
         if do_r1:
             (grad,) = torch.autograd.grad(real_logits.sum(), reals, create_graph=True)
@@ -229,6 +235,7 @@ class GANObjective:
             "opt_D": self.opt_D.state_dict(),
             "ada": self.ada.state_dict(),
             "pl_mean": self.pl_mean.detach().clone(),
+            "lecam": self.lecam.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -239,3 +246,5 @@ class GANObjective:
         self.opt_D.load_state_dict(state["opt_D"])
         self.ada.load_state_dict(state["ada"])
         self.pl_mean.copy_(state["pl_mean"])
+        if "lecam" in state:  # checkpoints from before LeCam existed start its anchors afresh
+            self.lecam.load_state_dict(state["lecam"])
