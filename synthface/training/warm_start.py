@@ -1,6 +1,6 @@
 """Start a new training run from a trained generator instead of from random weights.
 
-Why: training from scratch is the slow part (the bundled 64 px generator took 3,070 kimg, about
+Why: training from scratch is the slow part (the bundled 64 px generator took 3,080 kimg, about
 14 hours of a 2-core CPU at full speed). Fine-tuning on a user's own faces need not start from
 nothing, and a run whose checkpoints were lost (a machine wiped between working days) can go on
 from its last exported generator and the discriminator exported with it.
