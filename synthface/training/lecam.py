@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from synthface.training.distributed import DistInfo, all_reduce_sum
+from synthface.training.distributed import DistInfo, sync_buffer_mean
 
 
 class LeCamAnchors:
@@ -37,17 +37,19 @@ class LeCamAnchors:
         self.started = False
 
     def update(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, dist: DistInfo) -> None:
-        """Fold this step's (detached) mean logits, averaged over processes, into the anchors."""
-        sums = all_reduce_sum([float(real_logits.detach().float().mean()), float(fake_logits.detach().float().mean())],
-                              dist, self.real.device)
-        real_mean, fake_mean = sums[0] / dist.world_size, sums[1] / dist.world_size
+        """Fold this step's (detached) mean logits, averaged over processes, into the anchors.
+
+        Stays on the device: no host round trip in the middle of D's step.
+        """
+        means = torch.stack([real_logits.detach().float().mean(), fake_logits.detach().float().mean()])
+        sync_buffer_mean(means, dist)
         if not self.started:
-            self.real.fill_(real_mean)
-            self.fake.fill_(fake_mean)
+            self.real.copy_(means[0])
+            self.fake.copy_(means[1])
             self.started = True
             return
-        self.real.copy_(self.real * self.decay + real_mean * (1 - self.decay))
-        self.fake.copy_(self.fake * self.decay + fake_mean * (1 - self.decay))
+        self.real.lerp_(means[0], 1 - self.decay)
+        self.fake.lerp_(means[1], 1 - self.decay)
 
     def penalty(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         """R above: zero while real logits stay under the fake anchor and fake ones over the real."""
