@@ -31,7 +31,7 @@ from synthface.pretrained import DISCRIMINATOR_FOLDER
 from synthface.training.warm_start import read_kimg
 
 
-def _architecture(G: Generator) -> dict:
+def generator_architecture(G: Generator) -> dict:
     """The constructor arguments save_pretrained wrote to config.json."""
     return dict(getattr(G, "_hub_mixin_config", {}) or {})
 
@@ -44,7 +44,7 @@ def average_generators(folders: Sequence[str | Path]) -> Generator:
     mean = {name: tensor.detach().double().clone() for name, tensor in first.state_dict().items()}
     for folder in folders[1:]:
         G = load_generator(folder)
-        if _architecture(G) != _architecture(first):
+        if generator_architecture(G) != generator_architecture(first):
             raise SynthfaceError(f"{folder} has another architecture than {folders[0]}; average milestones "
                                  "of one run only")
         for name, tensor in G.state_dict().items():

@@ -1,4 +1,4 @@
-"""CLI: `synthface train`, `synthface average-generators`, `synthface sample`, `synthface demo`."""
+"""CLI: `synthface train`, `average-generators`, `extrapolate-generator`, `sample`, `demo`."""
 
 from __future__ import annotations
 
@@ -123,6 +123,28 @@ def register(app: typer.Typer) -> None:
 
         folder = export_average(folders, out)
         typer.echo(f"wrote {folder} (mean of {len(folders)} generators)")
+
+    @app.command("extrapolate-generator")
+    @user_errors
+    def extrapolate_generator_command(
+        continuations: list[Path] = typer.Argument(..., help="Generator folders trained on from the anchor "
+                                                   "(train --init-from ANCHOR, e.g. one per --seed)."),
+        anchor: Path = typer.Option(..., help="The generator folder the continuations started from."),
+        gamma: float = typer.Option(1.0, help="Step length, as a multiple of the anchor's distance to "
+                                    "the continuations' mean."),
+        out: Path = typer.Option(..., help="Folder for the extrapolated generator."),
+    ) -> None:
+        """Write the anchor moved away from the mean of its continuations: anchor + gamma * (anchor - mean).
+
+        When every short continuation of a late generator scores worse than the generator itself,
+        the drift is systematic and the opposite step can score better (measure it with
+        `synthface metrics`). The anchor's D goes beside the result.
+        """
+        from synthface.training.extrapolation import export_extrapolation
+
+        folder = export_extrapolation(anchor, continuations, gamma, out)
+        typer.echo(f"wrote {folder} ({anchor} moved {gamma:g}x away from the mean of "
+                   f"{len(continuations)} continuation(s))")
 
     @app.command()
     @user_errors
