@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
+from tiny_generators import check_exported_generator, save_tiny_generator
 from typer.testing import CliRunner
 
 from synthface.cli import app
 from synthface.errors import SynthfaceError
-from synthface.generator.discriminator import Discriminator
-from synthface.generator.networks import Generator
 from synthface.generator.sampling import load_generator
-from synthface.pretrained import DISCRIMINATOR_FOLDER
 from synthface.training.extrapolation import export_extrapolation, extrapolate_generator
-
-TINY = dict(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=32)
-
-
-def _generator(folder: Path, seed: int, kimg: float, with_d: bool = False, **overrides) -> Path:
-    torch.manual_seed(seed)
-    G = Generator(**{**TINY, **overrides})
-    with torch.no_grad():
-        G.mapping_net.w_avg.normal_()  # a buffer the step must move too, not only parameters
-    G.save_pretrained(folder)
-    (folder / "metrics.json").write_text(json.dumps({"kimg": kimg}))
-    if with_d:
-        torch.manual_seed(seed + 100)
-        Discriminator(resolution=16, channel_base=256, channel_max=32).save_pretrained(folder / DISCRIMINATOR_FOLDER)
-    return folder
 
 
 def test_the_step_is_anchor_plus_gamma_times_anchor_minus_the_mean(tmp_path: Path) -> None:
-    anchor = _generator(tmp_path / "anchor", seed=0, kimg=10)
-    continuations = [_generator(tmp_path / f"c{i}", seed=i, kimg=20) for i in (1, 2, 3)]
+    anchor = save_tiny_generator(tmp_path / "anchor", seed=0, kimg=10)
+    continuations = [save_tiny_generator(tmp_path / f"c{i}", seed=i, kimg=20) for i in (1, 2, 3)]
     start = load_generator(anchor).state_dict()
     ends = [load_generator(folder).state_dict() for folder in continuations]
     stepped = extrapolate_generator(anchor, continuations, gamma=0.5).state_dict()
@@ -52,27 +34,21 @@ def test_the_step_is_anchor_plus_gamma_times_anchor_minus_the_mean(tmp_path: Pat
 
 
 def test_the_cli_writes_a_loadable_generator_with_the_anchors_d_and_kimg(tmp_path: Path) -> None:
-    anchor = _generator(tmp_path / "anchor", seed=0, kimg=3080.0, with_d=True)
-    c1 = _generator(tmp_path / "c1", seed=1, kimg=3090.0, with_d=True)
-    c2 = _generator(tmp_path / "c2", seed=2, kimg=3090.0, with_d=True)
+    anchor = save_tiny_generator(tmp_path / "anchor", seed=0, kimg=3080.0, with_d=True)
+    c1 = save_tiny_generator(tmp_path / "c1", seed=1, kimg=3090.0, with_d=True)
+    c2 = save_tiny_generator(tmp_path / "c2", seed=2, kimg=3090.0, with_d=True)
     out = CliRunner().invoke(app, ["extrapolate-generator", str(c1), str(c2), "--anchor", str(anchor),
                                    "--gamma", "0.75", "--out", str(tmp_path / "stepped")])
     assert out.exit_code == 0, out.output
-    G = load_generator(tmp_path / "stepped")
-    images = G(torch.randn(2, G.z_dim), psi=1.0)
-    assert images.shape == (2, 3, 16, 16) and torch.isfinite(images).all()
-    metrics = json.loads((tmp_path / "stepped" / "metrics.json").read_text())
+    metrics = check_exported_generator(tmp_path / "stepped", d_from=anchor)
     assert metrics == {"extrapolated_from": "anchor, gamma 0.75 away from the mean of 2 continuation(s)",
                        "kimg": 3080.0}
-    d_bytes = (tmp_path / "stepped" / DISCRIMINATOR_FOLDER / "model.safetensors").read_bytes()
-    assert d_bytes == (anchor / DISCRIMINATOR_FOLDER / "model.safetensors").read_bytes()
-    assert not list(tmp_path.glob(".stepped*")), "no temp folder is left behind"
 
 
 def test_bad_gamma_mixed_architectures_and_missing_folders_are_refused(tmp_path: Path) -> None:
-    anchor = _generator(tmp_path / "anchor", seed=0, kimg=1)
-    other = _generator(tmp_path / "other", seed=1, kimg=2, channel_max=16)
-    same = _generator(tmp_path / "same", seed=2, kimg=2)
+    anchor = save_tiny_generator(tmp_path / "anchor", seed=0, kimg=1)
+    other = save_tiny_generator(tmp_path / "other", seed=1, kimg=2, channel_max=16)
+    same = save_tiny_generator(tmp_path / "same", seed=2, kimg=2)
     for gamma in (0.0, -1.0, float("nan")):
         with pytest.raises(SynthfaceError, match="--gamma must be a positive number"):
             export_extrapolation(anchor, [same], gamma, tmp_path / "out")
