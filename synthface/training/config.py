@@ -63,9 +63,6 @@ class TrainConfig:
     # Optimisation.
     g_lr: float = 0.0025
     d_lr: float = 0.0025
-    # Over the last this many kimg before `kimg`, G's and D's learning rates fall linearly to 0, so a
-    # run ends at the centre of where constant-rate steps keep it wandering (0: constant rates).
-    lr_anneal_kimg: float = 0.0
     betas: tuple[float, float] = (0.0, 0.99)
     ema_kimg: float | None = None
     ema_rampup: float = 0.05

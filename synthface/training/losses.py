@@ -72,7 +72,6 @@ class GANObjective:
             D.parameters(), lr=config.d_lr * d_ratio, betas=(b1**d_ratio, b2**d_ratio), eps=1e-8
         )
         self.g_lr = config.g_lr * g_ratio
-        self.d_lr = config.d_lr * d_ratio
         self.ada = AdaptiveAugment(
             target=config.ada_target,
             speed_kimg=config.ada_kimg,
@@ -204,14 +203,9 @@ class GANObjective:
         return float(penalty.detach())
 
     def scale_g_lr(self, scale: float) -> None:
-        """G's learning rate as a share of its configured one (a warm start's ramp-up, the final anneal)."""
+        """G's learning rate as a share of its configured one (a warm start's ramp-up)."""
         for group in self.opt_G.param_groups:
             group["lr"] = self.g_lr * scale
-
-    def scale_d_lr(self, scale: float) -> None:
-        """D's learning rate as a share of its configured one (the final anneal)."""
-        for group in self.opt_D.param_groups:
-            group["lr"] = self.d_lr * scale
 
     @torch.no_grad()
     def update_ema(self, images_trained: int) -> None:

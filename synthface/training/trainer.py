@@ -56,19 +56,6 @@ def pick_device(name: str, dist_info: DistInfo) -> torch.device:
     return torch.device("cpu")
 
 
-def lr_anneal_share(images_seen: int, total_images: int, anneal_kimg: float) -> float:
-    """Share of the configured learning rates for the step that starts at `images_seen`.
-
-    Why: at a constant rate the networks keep wandering around a good point, and every export is one
-    random spot of that wander (continuations of a trained pair score worse about as often as better).
-    Letting both rates fall linearly to 0 over the run's last `anneal_kimg` settles them instead. The
-    share depends only on the image count, so a resumed run follows the same schedule.
-    """
-    if anneal_kimg <= 0:
-        return 1.0
-    return min(max((total_images - images_seen) / (anneal_kimg * 1000), 0.0), 1.0)
-
-
 def export_generator(G_ema: Generator, folder: Path, D: Discriminator | None = None,
                      kimg: float | None = None) -> None:
     """Save the EMA generator with save_pretrained, replacing the old export atomically.
@@ -341,13 +328,9 @@ class Trainer:
         while self.images_seen < total:
             reals = self.next_batch()
             train_G = self.images_seen >= d_warmup_until
-            anneal = lr_anneal_share(self.images_seen, total, cfg.lr_anneal_kimg)
-            if cfg.lr_anneal_kimg > 0:
-                self.objective.scale_d_lr(anneal)
-            if train_G and (cfg.g_lr_rampup_kimg > 0 or cfg.lr_anneal_kimg > 0):
-                ramp = (self.images_seen - d_warmup_until + cfg.batch) / (cfg.g_lr_rampup_kimg * 1000) \
-                    if cfg.g_lr_rampup_kimg > 0 else 1.0
-                self.objective.scale_g_lr(min(ramp, 1.0) * anneal)
+            if train_G and cfg.g_lr_rampup_kimg > 0:
+                ramp = (self.images_seen - d_warmup_until + cfg.batch) / (cfg.g_lr_rampup_kimg * 1000)
+                self.objective.scale_g_lr(min(ramp, 1.0))
             stats = self.objective.step(reals, self.step_index, train_G=train_G)
             self.step_index += 1
             self.images_seen += cfg.batch
