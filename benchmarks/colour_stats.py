@@ -76,4 +76,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from synthface.errors import SynthfaceError
+
+    try:
+        main()
+    except SynthfaceError as err:  # a missing data folder or model: one line, not a traceback
+        raise SystemExit(f"error: {err}") from None
