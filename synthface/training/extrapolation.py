@@ -12,9 +12,11 @@ Measured on the 3,080 kimg milestone (FID-2k against the 10,000-photo subset): g
 20.68, 0.5 20.54, 1.0 20.55, 1.5 20.61. KID fell all the way, 0.0099 -> 0.0092. At 10k against all
 18,020 training photos, gamma 1 took FID from 15.31 to 15.00 (KID 0.0097 -> 0.0091; seeds 0-9,999,
 and 15.28 for seeds 10,000-19,999), and that is the bundled generator. A second round from that
-result did not gain (20.67 at 0.5, 21.02 at 1.0). The continuations must come from this anchor (same
-architecture, a shared start), and the choice of gamma is checked with `synthface metrics` like any
-other candidate. This is not a substitute for training: the step is short, and a step too far makes
+result did not gain (20.67 at 0.5, 21.02 at 1.0), nor did a step from it away from one run whose
+rates were annealed to 0 (gamma 0.15: 20.48 at 2k, but 15.25 against 15.28 at 10k on seeds
+10,000-19,999; benchmarks/results/fid_plateau-probes.json). The continuations must come from this
+anchor (same architecture, a shared start), and the choice of gamma is checked with `synthface
+metrics` like any other candidate. This is not a substitute for training: the step is short, and a step too far makes
 things worse again. The anchor's discriminator goes beside the result, because the result stays
 close to the anchor's generator, so `train --init-from` on it goes on against a matching D.
 """
