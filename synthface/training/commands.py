@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
                                                "rises from 0 over this many kimg (default: as --d-warmup-kimg)."),
         g_lr: float = typer.Option(0.0025),
         d_lr: float = typer.Option(0.0025),
+        ema_kimg: float = typer.Option(None, help="Half-life of G's weight average in kimg (default batch * 10 / 32)."),
         r1_gamma: float = typer.Option(None, help="R1 weight (default 0.0002 * res^2 / batch)."),
         pl_weight: float = typer.Option(2.0, help="Path-length regularisation weight (0 disables)."),
         style_mixing: float = typer.Option(0.9, help="Style-mixing regularisation probability."),
@@ -85,6 +86,8 @@ def register(app: typer.Typer) -> None:
             raise SynthfaceError(f"--precision {precision!r}: use {' or '.join(PRECISIONS)}")
         if not lecam_weight >= 0:
             raise SynthfaceError(f"--lecam-weight {lecam_weight:g}: give 0 (off) or a positive weight, e.g. 0.01")
+        if ema_kimg is not None and not ema_kimg > 0:
+            raise SynthfaceError(f"--ema-kimg {ema_kimg:g}: give a positive half-life in kimg, e.g. 10")
         if max_minutes is not None and not max_minutes > 0:
             raise SynthfaceError(f"--max-minutes {max_minutes:g}: give a positive number of minutes, or leave it out")
         config = TrainConfig(
@@ -93,7 +96,7 @@ def register(app: typer.Typer) -> None:
             max_images=max_images, mirror=mirror, kimg=kimg, max_minutes=max_minutes, batch=batch, seed=seed,
             z_dim=z_dim, w_dim=w_dim, mapping_layers=mapping_layers, channel_base=channel_base,
             channel_max=channel_max, init_from=init_from, d_warmup_kimg=d_warmup_kimg,
-            g_lr_rampup_kimg=g_lr_rampup_kimg, g_lr=g_lr, d_lr=d_lr,
+            g_lr_rampup_kimg=g_lr_rampup_kimg, g_lr=g_lr, d_lr=d_lr, ema_kimg=ema_kimg,
             r1_gamma=r1_gamma, pl_weight=pl_weight, lecam_weight=lecam_weight,
             style_mixing_prob=style_mixing, augment=augment, augment_p=augment_p, ada_target=ada_target,
             ada_kimg=ada_kimg, snapshot_kimg=snapshot_kimg, milestone_kimg=milestone_kimg, log_every=log_every,
