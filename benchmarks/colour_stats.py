@@ -55,6 +55,7 @@ def generated_images(model: str, num: int, batch: int = 250) -> torch.Tensor:
 
 def main() -> None:
     from synthface.data import prepare_images
+    from synthface.generator.images import uint8_to_float
     from synthface.pretrained import default_generator_spec
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -64,7 +65,7 @@ def main() -> None:
     parser.add_argument("--note", default="", help="What the models are, kept in the results file.")
     args = parser.parse_args()
     photos = prepare_images(args.data, resolution=64, progress=False).images
-    rows = {"training photos": colour_stats(photos.float() / 127.5 - 1)}
+    rows = {"training photos": colour_stats(uint8_to_float(photos))}
     for model in args.model or [str(default_generator_spec())]:
         rows[repo_relative(model)] = colour_stats(generated_images(model, args.num))
     columns = list(next(iter(rows.values())))

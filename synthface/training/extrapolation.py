@@ -16,8 +16,8 @@ result did not gain (20.67 at 0.5, 21.02 at 1.0), nor did a step from it away fr
 rates were annealed to 0 (gamma 0.15: 20.48 at 2k, but 15.25 against 15.28 at 10k on seeds
 10,000-19,999; benchmarks/results/fid_plateau-probes.json). The continuations must come from this
 anchor (same architecture, a shared start), and the choice of gamma is checked with `synthface
-metrics` like any other candidate. This is not a substitute for training: the step is short, and a step too far makes
-things worse again. The anchor's discriminator goes beside the result, because the result stays
+metrics` like any other candidate. This is not a substitute for training: the step is short, and a
+step too far makes things worse again. The anchor's discriminator goes beside the result, because the result stays
 close to the anchor's generator, so `train --init-from` on it goes on against a matching D.
 """
 
