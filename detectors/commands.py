@@ -7,7 +7,6 @@ signed image is checked without ever importing torch.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -24,8 +23,8 @@ def detect(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per image (JSON lines)."),
     model: str = typer.Option(None, "--model", help="Detector folder or Hub id USER/NAME "
                               "(default: $SYNTHFACE_DETECTOR or the packaged detector)."),
-    threshold: float = typer.Option(None, "--threshold", help="Classifier probability that counts as "
-                                    "synthetic (default: the model's own)."),
+    threshold: float = typer.Option(None, "--threshold", help="Classifier probability from which a face is "
+                                    "'likely synthetic' (default: the model's, set for 1% false positives)."),
     store: Path = typer.Option(None, "--store", help="Folder of NAME.c2pa manifests, found via watermark."),
     fail_on: str = typer.Option(None, "--fail-on", help="Exit 1 if any image is judged synthetic."),
     trust: list[Path] = typer.Option(None, "--trust", help="Extra trusted root CA (PEM); repeatable."),
@@ -77,99 +76,94 @@ def detect(
         raise typer.Exit(1)
 
 
+def _numbers(option: str, text: str | None) -> list[float] | None:
+    try:
+        return [float(v) for v in text.split(",")] if text else None
+    except ValueError:
+        raise SynthfaceError(f"{option} {text!r}: give numbers like 2,1,1") from None
+
+
 @user_errors
 def train_detector(
-    fake: list[str] = typer.Option(..., "--fake", help="Generated images: folder or dataset; repeatable "
+    fake: list[str] = typer.Option(..., "--fake", help="Generated faces: folder or dataset; repeatable "
                                    "(one per generator, named by its folder)."),
-    real: str = typer.Option(..., "--real", help="Real photos: folder or dataset (../shared/data/faces)."),
+    real: list[str] = typer.Option(..., "--real", help="Real photos: folder or dataset; repeatable (one per "
+                                   "collection, e.g. ../shared/data/faces/lfw)."),
     out: Path = typer.Option(..., "--out", help="Run folder: checkpoints/, detector/, summary JSON."),
     fake_weights: str = typer.Option(None, help="Shares of the --fake sources in each batch, in their order, "
                                      "e.g. 2,1,1 (default: equal)."),
     resume: bool = typer.Option(False, "--resume", help="Continue --out from its newest checkpoint."),
-    steps: int = typer.Option(2000, help="Optimiser steps."),
-    batch: int = typer.Option(64, help="Images per step (half real, half generated)."),
-    resolution: int = typer.Option(64, help="Both classes are prepared at this resolution."),
-    crop: int = typer.Option(32, help="Training crop side (the CNN is fully convolutional)."),
+    steps: int = typer.Option(4000, help="Optimiser steps."),
+    batch: int = typer.Option(64, help="Faces per step (half real, half generated)."),
+    working_size: int = typer.Option(64, help="Side of the canonical face view the detector scores, px."),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
     lr_ramp_down: float = typer.Option(0.3, help="Fraction of the steps, at the end, over which the learning "
                                        "rate falls linearly to zero."),
+    target_fpr: float = typer.Option(0.01, help="Share of held-out real photos allowed to reach 'likely "
+                                     "synthetic' (sets the threshold)."),
     checkpoint_every: int = typer.Option(250, help="Checkpoint every N steps."),
     max_images: int = typer.Option(None, help="Use only the first N images of each source."),
     seed: int = typer.Option(0),
-    workers: int = typer.Option(None, help="Image decoding processes (default: all CPUs)."),
+    workers: int = typer.Option(None, help="Face-finding processes (default: all CPUs)."),
     init_from: str = typer.Option(None, help="Start from a trained detector's weights (folder, run folder, Hub "
-                                  "id or 'bundled'), e.g. one more leg on a new generator's faces."),
+                                  "id or 'bundled')."),
 ) -> None:
-    """Train the patch CNN, fit the spectral head, calibrate on the held-out split, save DIR/detector."""
+    """Train the canonical-face CNN; calibrate, set thresholds and familiarity on held-out people."""
     from detectors.training import TrainDetectorConfig
     from detectors.training import train_detector as run
 
-    try:
-        weights = [float(v) for v in fake_weights.split(",")] if fake_weights else None
-    except ValueError:
-        raise SynthfaceError(f"--fake-weights {fake_weights!r}: give numbers like 2,1,1") from None
-    config = TrainDetectorConfig(fake=list(fake), fake_weights=weights, real=real, out=str(out),
-                                 resolution=resolution, crop=crop,
-                                 batch=batch, steps=steps, lr=lr, lr_ramp_down=lr_ramp_down,
-                                 checkpoint_every=checkpoint_every,
-                                 max_images=max_images, seed=seed, num_workers=workers,
-                                 init_from=init_from)
+    config = TrainDetectorConfig(real=list(real), fake=list(fake), out=str(out),
+                                 fake_weights=_numbers("--fake-weights", fake_weights),
+                                 working_size=working_size, batch=batch, steps=steps, lr=lr,
+                                 lr_ramp_down=lr_ramp_down, target_fpr=target_fpr,
+                                 checkpoint_every=checkpoint_every, max_images=max_images, seed=seed,
+                                 num_workers=workers, init_from=init_from)
     target = run(config, resume=resume)
-    typer.echo(f"detector saved to {target}; validation metrics in {out / 'training_summary.json'}")
+    typer.echo(f"detector saved to {target}; validation figures in {out / 'training_summary.json'}")
 
 
 @user_errors
 def eval_detector(
-    model: str = typer.Option(..., "--model", help="Detector folder, run folder or Hub id."),
-    fake: list[str] = typer.Option(..., "--fake", help="Generated images (folder or dataset); repeatable."),
-    real: str = typer.Option(..., "--real", help="Real photos (folder or dataset)."),
-    out: Path = typer.Option(..., "--out", help="Report folder: report.json/.md, ROC + reliability PNGs."),
-    real_split: str = typer.Option("test", help="test, val, train or all."),
-    fake_split: str = typer.Option("test", help="test, val, train or all (all: a folder never trained on)."),
-    threshold: float = typer.Option(None, help="Decision threshold (default: the model's)."),
-    resolution: int = typer.Option(None, help="Prepare both classes at this size (default: the model's)."),
-    limit: int = typer.Option(None, help="At most N images per source (a fixed random subset of the split)."),
-    workers: int = typer.Option(None, help="Image decoding processes (default: all CPUs)."),
-    save_metrics: bool = typer.Option(False, "--save-metrics", help="Also write the headline metrics to "
-                                      "MODEL/metrics.json, for `synthface publish`'s model card; with "
-                                      "--fake-split all they are kept as cross-generator (unseen) rows."),
+    model: str = typer.Option(..., "--model", help="Detector folder, run folder, Hub id or 'bundled'."),
+    fake: list[str] = typer.Option(..., "--fake", help="Generated faces (folder or dataset); repeatable."),
+    real: list[str] = typer.Option(..., "--real", help="Real photos (folder or dataset); repeatable."),
+    out: Path = typer.Option(..., "--out", help="Report folder: evaluation.json and evaluation.md."),
+    condition: list[str] = typer.Option(None, "--condition", help="Edit applied before scoring; repeatable "
+                                        "(default: clean, jpeg75, resize0.5, resize2)."),
+    limit: int = typer.Option(None, help="At most N images per source (a fixed random subset)."),
+    save_to_model: bool = typer.Option(False, "--save-to-model", help="Also write the report into the model "
+                                       "folder, where `synthface card` and `publish` put it in the model card."),
 ) -> None:
-    """AP, ROC-AUC, accuracy and TPR at 1% FPR per condition and generator; ROC curves and reliability."""
-    from detectors.data import load_split_source
-    from detectors.evaluation import (
-        card_metrics,
-        evaluate_detector,
-        merge_card_metrics,
-        summary_table,
-        write_report,
-    )
-    from detectors.model import load_detector
-    from synthface.io_utils import write_text_atomic
+    """Per source and condition: AP, ROC-AUC, TPR at 1% FPR, and the shares flagged, uncertain and missed.
 
-    for name, split in (("--real-split", real_split), ("--fake-split", fake_split)):
-        if split not in ("train", "val", "test", "all"):
-            raise SynthfaceError(f"{name} {split!r}: choose train, val, test or all")
-    detector = load_detector(model)
-    size = resolution or detector.train_resolution
+    Sources the detector trained on are measured on their held-out test split, others on all their
+    images (reported as unseen).
+    """
+    from detectors.chain import CONDITIONS
+    from detectors.data import eval_source
+    from detectors.evaluation import evaluate_detector, summary_table, write_report
+    from detectors.model import load_detector
+    from detectors.scoring import resolve_detector_folder
+    from synthface.pretrained import DEFAULT_DETECTOR_DIR
+
+    spec = str(DEFAULT_DETECTOR_DIR) if model == "bundled" else model
+    conditions = tuple(condition or CONDITIONS)
+    unknown = [c for c in conditions if c not in CONDITIONS]
+    if unknown:
+        raise SynthfaceError(f"unknown --condition {unknown[0]!r}; choose from {', '.join(CONDITIONS)}")
     if limit is not None and limit < 10:
         raise SynthfaceError("--limit must be at least 10 images")
-    reals = load_split_source(real, size, num_workers=workers)
-    fakes = [load_split_source(f, size, num_workers=workers) for f in fake]
-    report = evaluate_detector(detector, reals, fakes, real_split=real_split, fake_split=fake_split,
-                               threshold=threshold, limit=limit)
+    detector = load_detector(spec)
+    seen = {label for labels in detector.training_sources.values() for label in labels}
+    sources = [eval_source(s, True, seen, limit) for s in real] + [eval_source(s, False, seen, limit) for s in fake]
+    report = evaluate_detector(detector, detector.heads(), sources, conditions)
     report["model"] = model
     written = write_report(report, out)
-    if save_metrics:
-        folder = Path(model)
-        if (folder / "detector" / "config.json").is_file():
-            folder = folder / "detector"
-        if not (folder / "config.json").is_file():
-            raise SynthfaceError(f"--save-metrics needs a local detector folder, not {model}")
-        unseen = fake_split == "all"
-        existing = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
-        metrics = merge_card_metrics(existing, card_metrics(report, unseen=unseen), unseen=unseen)
-        write_text_atomic(folder / "metrics.json", json.dumps(metrics, indent=2))
-        written.append(folder / "metrics.json")
+    if save_to_model:
+        folder = resolve_detector_folder(spec)
+        if not Path(spec).expanduser().exists():
+            raise SynthfaceError(f"--save-to-model needs a local detector folder, not {model}")
+        written += write_report(report, folder)
     typer.echo(summary_table(report))
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")
 

@@ -1,34 +1,20 @@
-"""Load the real and generated images of one experiment, split and ready for training or evaluation.
+"""Sources of labelled images for the detector: names, labels and the images to measure.
 
-Both classes go through `synthface.data.prepare_images` with the same options, so they
-arrive at the same resolution, decoded from their files the same way, and a detector
-cannot tell them apart by size, format or resampling.
+Training reads sources through face banks (`detectors.facebank`); evaluation reads the
+original files, because it must measure what `detect` does with a whole photo. A source's
+label is its folder name (`lfw`, `random-face`) or dataset id, and it is how reports and the
+model's config name it: a source whose label the detector trained on is measured on its
+`test` split only (`detectors.splits`), any other source on all of its images.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from detectors.splits import SPLITS, assign_splits
-from synthface.errors import SynthfaceError
-
-
-@dataclass
-class SplitImages:
-    """uint8 NHWC images of one source, by split, and the source's label for reports."""
-
-    label: str
-    source: str
-    splits: dict[str, np.ndarray]
-    skipped: int
-
-    def get(self, split: str) -> np.ndarray:
-        if split == "all":
-            return np.concatenate([self.splits[s] for s in SPLITS])
-        return self.splits[split]
+from detectors.splits import assign_splits
 
 
 def source_label(source: str) -> str:
@@ -37,22 +23,30 @@ def source_label(source: str) -> str:
     return path.name if path.exists() else source
 
 
-def load_split_source(
-    source: str | Path,
-    resolution: int,
-    label: str | None = None,
-    max_images: int | None = None,
-    progress: bool = True,
-    num_workers: int | None = None,
-) -> SplitImages:
-    """Prepare every image of `source` at `resolution` and split it (see `detectors.splits`)."""
-    from synthface.data import prepare_images
+def _load(fetch, names: list[str], index: int):
+    from synthface.data import load_image
 
-    prepared = prepare_images(str(source), resolution=resolution, max_images=max_images, progress=progress,
-                              num_workers=num_workers)
-    images = prepared.images.permute(0, 2, 3, 1).numpy()
-    if images.shape[-1] != 3:
-        raise SynthfaceError(f"{source}: the detector needs RGB images")
-    assignment = np.array(assign_splits(prepared.names))
-    splits = {name: np.ascontiguousarray(images[assignment == name]) for name in SPLITS}
-    return SplitImages(label or source_label(str(source)), str(source), splits, len(prepared.skipped))
+    return load_image(fetch(index, index + 1)[0], name=names[index])
+
+
+def eval_source(source: str, real: bool, seen_labels: set[str], limit: int | None = None, seed: int = 0):
+    """An `EvalSource`: the test split of a seen source or all of an unseen one, at most `limit` images
+    (a seeded random subset, the same every run)."""
+    from detectors.evaluation import EvalSource
+    from synthface.data.sources import resolve_source
+
+    resolved = resolve_source(source)
+    label = source_label(str(source))
+    seen = label in seen_labels
+    indices = np.arange(len(resolved.names))
+    if seen:
+        indices = indices[np.array(assign_splits(resolved.names)) == "test"]
+    if limit is not None and len(indices) > limit:
+        indices = np.sort(np.random.default_rng(seed).choice(indices, limit, replace=False))
+    names = [resolved.names[i] for i in indices]
+    positions = [int(i) for i in indices]
+
+    def fetch(start: int, stop: int) -> list:
+        return [resolved.fetch(positions[i], positions[i] + 1)[0] for i in range(start, stop)]
+
+    return EvalSource(label, real, seen, names, partial(_load, fetch, names))

@@ -6,9 +6,10 @@
 2. Watermark: our payload in the pixels survives re-encoding and screenshots; with
    `--store` it leads back to the signed manifest (`synthetic (watermark)`).
 3. Classifier: only when neither layer settled it is the detector model loaded (with
-   numpy, see `detectors.scoring`: torch alone would take most of the cold-start budget)
-   and its calibrated probability decides
-   (`likely synthetic (classifier p=0.97)` or `no evidence of synthesis`).
+   numpy, see `detectors.scoring`: torch alone would take most of the cold-start budget).
+   It finds the largest face, scores its canonical view (`detectors.analysis`) and answers
+   `likely synthetic`, `uncertain` (between the thresholds, or an unfamiliar kind of image)
+   or `no evidence of synthesis`; an image without a usable face gets `no face found`.
 
 Nothing here raises for a bad file: each image yields a `Detection`, errors included,
 so a batch always goes on.
@@ -28,6 +29,8 @@ SIGNED = "synthetic (signed)"
 TAMPERED = "synthetic (tampered manifest)"
 WATERMARK = "synthetic (watermark)"
 NO_EVIDENCE = "no evidence of synthesis"
+UNCERTAIN = "uncertain"
+NO_FACE = "no face found"
 ERROR = "error"
 LIKELY_PREFIX = "likely synthetic"
 
@@ -38,6 +41,13 @@ def classifier_verdict(probability: float) -> str:
 
 def is_synthetic_verdict(verdict: str) -> bool:
     return verdict in (SIGNED, TAMPERED, WATERMARK) or verdict.startswith(LIKELY_PREFIX)
+
+
+def synthetic_answer(verdict: str) -> bool | None:
+    """True: judged synthetic; False: no evidence of synthesis; None: undecided (uncertain, no face)."""
+    if is_synthetic_verdict(verdict):
+        return True
+    return False if verdict == NO_EVIDENCE else None
 
 
 @dataclass
@@ -54,7 +64,7 @@ class Detection:
 
     @property
     def synthetic(self) -> bool | None:
-        return None if self.error else is_synthetic_verdict(self.verdict)
+        return None if self.error else synthetic_answer(self.verdict)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "synthetic": self.synthetic}
@@ -255,35 +265,27 @@ class DetectPipeline:
         if self.model_spec is None:
             detection.reasons.append("classifier not run: no detector model (pass --model DIR_OR_HUB_ID)")
             return
-        import numpy as np
+        from dataclasses import replace
 
-        from detectors.scoring import MIN_SIDE
+        from detectors.analysis import NO_FACE as FACELESS
+        from detectors.analysis import analyse_images
+        from detectors.scoring import LIKELY_SYNTHETIC
+        from detectors.scoring import UNCERTAIN as IN_DOUBT
         from synthface.data import load_image
 
-        pixels = np.asarray(load_image(source, name=detection.path))
-        if min(pixels.shape[:2]) < MIN_SIDE:
-            detection.reasons.append(f"classifier not run: smaller than {MIN_SIDE} px")
-            return
+        image = load_image(source, name=detection.path)
         model = self.model()
-        threshold = model.threshold if self.threshold is None else self.threshold
-        scores = model.score_images([pixels])
-        probability = float(scores.probability[0])
-        scored_side = int(scores.scored_side[0])
-        detection.classifier = {
-            "probability": round(probability, 4),
-            "cnn": round(float(scores.cnn_probability[0]), 4),
-            "spectral": round(float(scores.spectral_probability[0]), 4),
-            "threshold": threshold,
-            "scored_side": scored_side,
-            "model": str(self.model_spec),
-        }
-        where = "" if scored_side == min(pixels.shape[:2]) else f" (scaled to {scored_side} px)"
-        if probability >= threshold:
-            detection.verdict = classifier_verdict(probability)
-            detection.reasons.append(f"classifier p={probability:.2f}{where} >= threshold {threshold:.2f}")
+        heads = model.heads
+        if self.threshold is not None:
+            heads = replace(heads, threshold_synthetic=self.threshold,
+                            threshold_real=min(heads.threshold_real, self.threshold))
+        analysis = analyse_images([image], model, heads)[0]
+        detection.classifier = {**analysis.to_json(), **heads.summary(), "model": str(self.model_spec)}
+        detection.reasons.append(analysis.reason)
+        if analysis.outcome == LIKELY_SYNTHETIC:
+            detection.verdict = classifier_verdict(analysis.probability)
         else:
-            detection.verdict = NO_EVIDENCE
-            detection.reasons.append(f"classifier p={probability:.2f}{where} < threshold {threshold:.2f}")
+            detection.verdict = {IN_DOUBT: UNCERTAIN, FACELESS: NO_FACE}.get(analysis.outcome, NO_EVIDENCE)
 
 
 def _without_name(message: str, label: str) -> str:

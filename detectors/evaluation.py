@@ -1,36 +1,46 @@
-"""Measure a detector: per condition and per generator, with ROC curves and a reliability diagram.
+"""Measure a detector source by source, the way `synthface detect` will meet images.
 
-Every number is computed on images the detector never trained on (the `test` split of
-each source, unless told otherwise), for each of its three scores (CNN, spectral,
-combined), under each degradation in `detectors.augment.CONDITIONS` applied to both
-classes alike. Metrics: average precision, ROC-AUC, accuracy at the detector's
-threshold and the TPR at 1% FPR (the operating point that matters when false alarms
-on real people are costly).
+Each image goes through the whole classifier path (`detectors.analysis`: face finding,
+canonical view, score, thresholds, familiarity), after one of the everyday edits in
+`detectors.chain.CONDITIONS`, applied alike to real and generated images. Sources the
+detector trained on are measured on their `test` split (people it never saw); sources it
+never trained on ("unseen": another photo collection, another generator) on all their images.
+
+Per source and condition:
+- every source: the shares of its images called "likely synthetic", "uncertain", "no evidence
+  of synthesis" and "no face found" -- at the shipped thresholds, as users see them;
+- ranking figures against the other class pooled (faces found only): AP and ROC-AUC, and for
+  generated sources the TPR at 1% FPR.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from detectors.augment import CONDITIONS, apply_condition
-from detectors.calibration import expected_calibration_error, reliability_bins
-from detectors.data import SplitImages
-from detectors.model import SynthDetector
-from synthface.io_utils import atomic_path, write_text_atomic
+from detectors.analysis import NO_FACE, FaceAnalysis, FaceScorer, analyse_images
+from detectors.chain import CONDITIONS, apply_condition
+from detectors.scoring import LIKELY_SYNTHETIC, NO_EVIDENCE, UNCERTAIN, DetectorHeads
+from synthface.io_utils import write_text_atomic
 
-SCORES = ("combined", "cnn", "spectral")
+EVALUATION_FILE = "evaluation.json"
+EVALUATION_TABLE = "evaluation.md"
 
 
 @dataclass
-class ScoredSet:
-    """Calibrated probabilities of each score for one source under one condition."""
+class EvalSource:
+    """One labelled source: its images (paths or bytes) and names, and whether it is real."""
 
-    probabilities: dict[str, np.ndarray]
+    label: str
+    real: bool
+    seen: bool
+    names: list[str]
+    load: Callable[[int], Any]  # index -> PIL RGB image (raises SynthfaceError if unreadable)
 
 
 def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr_target: float = 0.01) -> float:
@@ -42,198 +52,113 @@ def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr_target: float = 0.01)
     return float(tpr[allowed].max()) if allowed.any() else 0.0
 
 
-def binary_metrics(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict[str, float]:
+def _shares(analyses: list[FaceAnalysis]) -> dict[str, float]:
+    outcomes = [a.outcome for a in analyses]
+    total = max(len(outcomes), 1)
+    return {key: outcomes.count(value) / total for key, value in
+            (("flagged", LIKELY_SYNTHETIC), ("uncertain", UNCERTAIN), ("no_evidence", NO_EVIDENCE),
+             ("no_face", NO_FACE))}
+
+
+def _probabilities(analyses: list[FaceAnalysis]) -> np.ndarray:
+    return np.array([a.probability for a in analyses if a.probability is not None], dtype=np.float64)
+
+
+def _ranking(own: np.ndarray, others: np.ndarray, real: bool) -> dict[str, float]:
+    """AP / ROC-AUC of this source against the other class (synthetic = positive)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    predictions = probabilities >= threshold
-    return {
-        "ap": float(average_precision_score(labels, probabilities)),
-        "roc_auc": float(roc_auc_score(labels, probabilities)),
-        "accuracy": float((predictions == labels.astype(bool)).mean()),
-        "tpr_at_1pct_fpr": tpr_at_fpr(labels, probabilities, 0.01),
-        "fpr_at_threshold": float(predictions[labels == 0].mean()),
-        "tpr_at_threshold": float(predictions[labels == 1].mean()),
-    }
-
-
-def score_set(model: SynthDetector, images: np.ndarray, condition: str) -> ScoredSet:
-    views = [apply_condition(image, condition) for image in images]
-    scores = model.score_images(views)
-    return ScoredSet({"combined": scores.probability, "cnn": scores.cnn_probability,
-                      "spectral": scores.spectral_probability})
-
-
-def _subset(images: np.ndarray, limit: int | None) -> np.ndarray:
-    if limit is None or len(images) <= limit:
-        return images
-    keep = np.sort(np.random.default_rng(0).choice(len(images), limit, replace=False))
-    return images[keep]
+    if len(own) == 0 or len(others) == 0:
+        return {}
+    negatives, positives = (own, others) if real else (others, own)
+    labels = np.concatenate([np.zeros(len(negatives)), np.ones(len(positives))])
+    scores = np.concatenate([negatives, positives])
+    figures = {"ap": float(average_precision_score(labels, scores)), "roc_auc": float(roc_auc_score(labels, scores))}
+    if not real:
+        figures["tpr_at_1pct_fpr"] = tpr_at_fpr(labels, scores, 0.01)
+    return figures
 
 
 def evaluate_detector(
-    model: SynthDetector,
-    reals: SplitImages,
-    fakes: list[SplitImages],
-    real_split: str = "test",
-    fake_split: str = "test",
+    scorer: FaceScorer,
+    heads: DetectorHeads,
+    sources: list[EvalSource],
     conditions: tuple[str, ...] = tuple(CONDITIONS),
-    threshold: float | None = None,
     progress: bool = True,
-    limit: int | None = None,
 ) -> dict[str, Any]:
-    """The full report (JSON-ready) plus, under "_curves", the raw scores the plots need.
-
-    limit: at most this many images per source, a seeded random subset of the split (the
-    same subset every run), to keep CPU evaluations short.
-    """
-    from sklearn.metrics import roc_curve
+    """The report (JSON-ready): per condition, one row per source."""
     from tqdm.auto import tqdm
 
-    threshold = model.threshold if threshold is None else threshold
-    real_images = _subset(reals.get(real_split), limit)
-    fake_images = {f.label: _subset(f.get(fake_split), limit) for f in fakes}
+    from synthface.errors import SynthfaceError
+
+    analyses: dict[str, dict[str, list[FaceAnalysis]]] = {c: {s.label: [] for s in sources} for c in conditions}
+    unreadable: dict[str, int] = {s.label: 0 for s in sources}
+    total = sum(len(s.names) for s in sources) * len(conditions)
+    with tqdm(total=total, unit="img", desc="evaluate", disable=not progress, dynamic_ncols=True) as bar:
+        for source in sources:
+            for index in range(len(source.names)):
+                try:
+                    image = source.load(index)
+                except SynthfaceError:
+                    unreadable[source.label] += 1
+                    bar.update(len(conditions))
+                    continue
+                for condition in conditions:
+                    analyses[condition][source.label] += analyse_images([apply_condition(image, condition)],
+                                                                        scorer, heads)
+                    bar.update(1)
     report: dict[str, Any] = {
-        "threshold": threshold,
-        "real": {"source": reals.source, "split": real_split, "images": len(real_images)},
-        "fake": [{"source": f.source, "label": f.label, "split": fake_split,
-                  "images": len(fake_images[f.label])} for f in fakes],
+        "decision": heads.summary(),
+        "sources": {s.label: {"class": "real" if s.real else "fake", "seen": s.seen, "images": len(s.names),
+                              "unreadable": unreadable[s.label]} for s in sources},
         "conditions": {},
     }
-    curves: dict[str, Any] = {}
-    total = len(conditions) * (len(real_images) + sum(len(v) for v in fake_images.values()))
-    with tqdm(total=total, unit="img", desc="evaluate", disable=not progress, dynamic_ncols=True) as bar:
-        for condition in conditions:
-            real_scored = score_set(model, real_images, condition)
-            bar.update(len(real_images))
-            fake_scored = {}
-            for label, images in fake_images.items():
-                fake_scored[label] = score_set(model, images, condition)
-                bar.update(len(images))
-            groups = {**{label: [label] for label in fake_scored}, "all": list(fake_scored)}
-            entry: dict[str, Any] = {}
-            for group, labels_in in groups.items():
-                if group == "all" and len(fake_scored) == 1:
-                    continue
-                entry[group] = {}
-                for score in SCORES:
-                    positives = np.concatenate([fake_scored[name].probabilities[score] for name in labels_in])
-                    negatives = real_scored.probabilities[score]
-                    y = np.concatenate([np.zeros(len(negatives)), np.ones(len(positives))])
-                    p = np.concatenate([negatives, positives])
-                    entry[group][score] = binary_metrics(y, p, threshold)
-                    if score == "combined":
-                        entry[group][score]["ece"] = expected_calibration_error(p, y)
-                        fpr, tpr, _ = roc_curve(y, p)
-                        curves.setdefault(group, {})[condition] = (fpr, tpr)
-                        if condition == "clean":
-                            curves.setdefault("_reliability", {})[group] = reliability_bins(p, y)
-            report["conditions"][condition] = entry
-    report["reliability_clean"] = curves.pop("_reliability", {})
-    report["_curves"] = curves
+    for condition in conditions:
+        rows = {}
+        by_class = {flag: np.concatenate([_probabilities(analyses[condition][s.label]) for s in sources
+                                          if s.real == flag] or [np.zeros(0)]) for flag in (True, False)}
+        for source in sources:
+            found = analyses[condition][source.label]
+            rows[source.label] = {**_shares(found),
+                                  **_ranking(_probabilities(found), by_class[not source.real], source.real)}
+        report["conditions"][condition] = rows
     return report
 
 
-def summary_table(report: dict[str, Any], score: str = "combined") -> str:
-    """Markdown table: one row per (generator, condition)."""
-    lines = [f"score: {score}, threshold {report['threshold']:.2f}",
-             "| generator | condition | AP | ROC-AUC | acc@thr | TPR@1%FPR |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for condition, entry in report["conditions"].items():
-        for group, scores in entry.items():
-            m = scores[score]
-            lines.append(f"| {group} | {condition} | {m['ap']:.4f} | {m['roc_auc']:.4f} | "
-                         f"{m['accuracy']:.4f} | {m['tpr_at_1pct_fpr']:.4f} |")
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    """Markdown: one row per (source, condition), seen sources first, unseen marked."""
+    decision = report["decision"]
+    lines = [
+        f"thresholds: likely synthetic at p >= {decision['threshold_synthetic']:.3f} (chosen for "
+        f"{decision['target_fpr']:.0%} FPR on held-out real photos), no evidence below "
+        f"{decision['threshold_real']:.3f}, uncertain in between or beyond feature distance "
+        f"{decision['ood_limit']:.1f}",
+        "",
+        "| source | class | condition | images | AP | ROC-AUC | TPR@1%FPR | flagged | uncertain | no evidence "
+        "| no face |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    order = sorted(report["sources"].items(), key=lambda item: (not item[1]["seen"], item[1]["class"], item[0]))
+    for label, info in order:
+        name = label if info["seen"] else f"{label} (unseen)"
+        for condition, rows in report["conditions"].items():
+            row = rows[label]
+            lines.append(
+                f"| {name} | {info['class']} | {condition} | {info['images'] - info['unreadable']} | "
+                f"{_cell(row.get('ap'))} | {_cell(row.get('roc_auc'))} | {_cell(row.get('tpr_at_1pct_fpr'))} | "
+                f"{_cell(row['flagged'])} | {_cell(row['uncertain'])} | {_cell(row['no_evidence'])} | "
+                f"{_cell(row['no_face'])} |")
     return "\n".join(lines)
 
 
-def _save_figure(figure, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-
-
 def write_report(report: dict[str, Any], out: str | Path) -> list[Path]:
-    """report.json, report.md, one roc_<generator>.png per generator and reliability.png."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """`evaluation.json` (everything) and `evaluation.md` (the table) in `out`."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    curves = report.get("_curves", {})
-    plain = {key: value for key, value in report.items() if key != "_curves"}
-    written = [out / "report.json", out / "report.md"]
-    write_text_atomic(written[0], json.dumps(plain, indent=2))
-    write_text_atomic(written[1], "\n\n".join(summary_table(plain, score) for score in SCORES) + "\n")
-    for group, by_condition in curves.items():
-        figure, axes = plt.subplots(figsize=(5.5, 5))
-        for condition, (fpr, tpr) in by_condition.items():
-            auc = plain["conditions"][condition][group]["combined"]["roc_auc"]
-            axes.plot(fpr, tpr, label=f"{condition} (AUC {auc:.3f})")
-        axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-        axes.set_xscale("symlog", linthresh=0.01)
-        axes.set(xlabel="false positive rate (real flagged)", ylabel="true positive rate",
-                 title=f"ROC, combined score: {group} vs real", xlim=(0, 1), ylim=(0, 1.01))
-        axes.legend(fontsize=8, loc="lower right")
-        path = out / f"roc_{group}.png"
-        _save_figure(figure, path)
-        plt.close(figure)
-        written.append(path)
-    if plain.get("reliability_clean"):
-        figure, axes = plt.subplots(figsize=(5, 5))
-        axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfectly calibrated")
-        # The pooled group only: every generator's fakes against the same reals, one readable curve.
-        group = "all" if "all" in plain["reliability_clean"] else next(iter(plain["reliability_clean"]))
-        rows = plain["reliability_clean"][group]
-        axes.plot([r["mean_predicted"] for r in rows], [r["fraction_synthetic"] for r in rows], marker="o",
-                  label=f"{group} vs real")
-        for row in rows:
-            axes.annotate(str(row["count"]), (row["mean_predicted"], row["fraction_synthetic"]), fontsize=7,
-                          textcoords="offset points", xytext=(4, -10))
-        axes.set(xlabel="predicted probability synthetic", ylabel="observed fraction synthetic",
-                 title="Reliability (clean, combined score)", xlim=(0, 1), ylim=(0, 1))
-        axes.legend(fontsize=8)
-        path = out / "reliability.png"
-        _save_figure(figure, path)
-        plt.close(figure)
-        written.append(path)
-    return written
-
-
-def card_metrics(report: dict[str, Any], unseen: bool = False) -> dict[str, float]:
-    """Flat metric names for the model card (`render_model_card('detector', config, metrics)`).
-
-    With `unseen` (fakes from generators the detector never trained on), every figure is
-    per generator under `unseen/GENERATOR/...`: the cross-generator rows of the card.
-    """
-    metrics: dict[str, float] = {}
-    for condition, entry in report["conditions"].items():
-        if unseen:
-            for generator, scores in entry.items():
-                if generator != "all":
-                    for name in ("ap", "roc_auc"):
-                        metrics[f"unseen/{generator}/{name}/{condition}"] = round(scores["combined"][name], 4)
-            continue
-        group = "all" if "all" in entry else next(iter(entry))
-        for name in ("ap", "roc_auc", "accuracy", "tpr_at_1pct_fpr"):
-            metrics[f"{name}/{condition}"] = round(entry[group]["combined"][name], 4)
-        if len(entry) > 1:  # several generators: each one's AP too (the pooled figure hides the weak one)
-            for generator, scores in entry.items():
-                if generator != "all":
-                    metrics[f"ap/{condition}/{generator}"] = round(scores["combined"]["ap"], 4)
-    return metrics
-
-
-def merge_card_metrics(existing: dict[str, float], new: dict[str, float], unseen: bool) -> dict[str, float]:
-    """`new` replaces what the same kind of evaluation wrote before; the other kind's keys stay.
-
-    A held-out evaluation rewrites the headline figures and keeps the cross-generator rows,
-    and an unseen-generator evaluation replaces only its own generators' rows, so the two
-    can be run in either order.
-    """
-    if unseen:
-        generators = {key.split("/")[1] for key in new}
-        kept = {k: v for k, v in existing.items() if not (k.startswith("unseen/") and k.split("/")[1] in generators)}
-    else:
-        kept = {k: v for k, v in existing.items() if k.startswith("unseen/")}
-    return dict(sorted({**kept, **new}.items()))
+    paths = [out / EVALUATION_FILE, out / EVALUATION_TABLE]
+    write_text_atomic(paths[0], json.dumps(report, indent=2) + "\n")
+    write_text_atomic(paths[1], summary_table(report) + "\n")
+    return paths

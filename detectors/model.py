@@ -1,16 +1,17 @@
-"""The detector: a fully-convolutional patch CNN plus a spectral baseline, calibrated and combined.
+"""The detector: a small CNN that scores the canonical face view, with its calibration,
+decision thresholds and familiarity statistics, all in one `model.safetensors`.
 
-Why fully convolutional: a GAN's traces are local and high-frequency (upsampling
-artefacts, texture statistics). Resizing an image to a fixed input size would erase
-exactly those, so the CNN scores every patch at the image's native resolution (its
-receptive field is ~40 px) and the image's logit is the mean patch logit. A 64 px avatar
-and a 1024 px photo go through the same weights. (An image larger than the scale the CNN
-learned at is also scored at that scale; see `detectors.scoring`.)
+Why this shape: every image reaches the network as the same upright face square at the same
+working size (`detectors.faces`), so the network only has to learn what synthesis leaves in a
+face, not where or how large the face is. Early layers keep full resolution so fine pixel
+statistics survive; the image's logit is a linear head on the spatial mean of the last
+features (the mean of per-patch logits), and that same mean feature vector measures how
+familiar an image is (`detectors.scoring.DetectorHeads`).
 
-Everything the detector needs to turn pixels into a probability -- CNN weights, the
-spectral head's standardisation and weights, both calibrators and the combiner -- is a
-tensor in one `model.safetensors`, next to `config.json`, so it saves and loads like
-the generator (locally or from the Hub) and nothing is ever unpickled.
+Everything needed to go from pixels to a verdict -- weights, the Platt calibrator, the two
+thresholds chosen for a target false-positive rate on real photos, and the familiarity
+statistics -- is a tensor next to `config.json`, so the detector saves and loads like the
+generator (locally or from the Hub) and nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -22,22 +23,12 @@ import torch
 from torch import nn
 
 from detectors.calibration import PlattCalibrator
-from detectors.scoring import (
-    MIN_SIDE,
-    DetectorHeads,
-    DetectorScores,
-    batches_by_shape,
-    check_images,
-    default_working_side,
-    image_tiles,
-    resolve_detector_folder,
-    score_with_working_views,
-)
-from detectors.spectral import feature_length
+from detectors.scoring import DetectorHeads, FaceScores, resolve_detector_folder
 from synthface.errors import SynthfaceError
 from synthface.modeling import SelfDescribingModel
 
-__all__ = ["MIN_SIDE", "DetectorScores", "SynthDetector", "load_detector"]
+__all__ = ["SynthDetector", "load_detector"]
+
 
 def _conv_block(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
     return nn.Sequential(
@@ -54,151 +45,100 @@ class SynthDetector(
     tags=["synthface", "gan-detection", "image-classification", "ai-generated-image-detection"],
     pipeline_tag="image-classification",
 ):
-    """Patch CNN + spectral head; `score_images` gives calibrated probabilities of "synthetic".
+    """Canonical-face CNN; constructor arguments are the config (saved to config.json).
 
-    Constructor arguments are the config (saved to config.json). `widths`/`strides` define
-    the CNN; early layers keep full resolution so the finest pixel statistics survive.
+    widths/strides: the conv stack. working_size: side of the canonical face view it scores.
+    training_sources: {"real": [...], "fake": [...]} source labels it was trained on, so an
+    evaluation can tell seen sources from unseen ones.
     """
 
     def __init__(
         self,
         widths: list[int] | None = None,
         strides: list[int] | None = None,
-        spectral_bins: int = 32,
-        threshold: float = 0.5,
-        train_resolution: int = 64,
-        crop_size: int = 32,
-        working_side: int | None = None,
+        working_size: int = 64,
+        training_sources: dict[str, list[str]] | None = None,
     ) -> None:
         super().__init__()
         widths = list(widths or [24, 32, 48, 64, 96, 96])
         strides = list(strides or [1, 1, 2, 1, 2, 1])
         if len(widths) != len(strides) or not widths:
             raise ValueError("widths and strides must be non-empty lists of the same length")
-        if not 0.0 < threshold < 1.0:
-            raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
-        self.widths, self.strides = widths, strides
-        self.spectral_bins = spectral_bins
-        self.threshold = float(threshold)
-        self.train_resolution = train_resolution
-        self.crop_size = crop_size
-        # Larger images are also scored scaled to this shorter side (see detectors.scoring).
-        self.working_side = working_side
+        if not 16 <= working_size <= 512:
+            raise ValueError(f"working_size must be from 16 to 512 px, not {working_size}")
+        self.widths, self.strides, self.working_size = widths, strides, int(working_size)
+        self.training_sources = {key: list(value) for key, value in (training_sources or {}).items()}
         layers, channels = [], 3
         for width, stride in zip(widths, strides, strict=True):
             layers.append(_conv_block(channels, width, stride))
             channels = width
         self.features = nn.Sequential(*layers)
         self.patch_head = nn.Conv2d(channels, 1, 1)
-        dims = feature_length(spectral_bins)
-        self.register_buffer("spectral_mean", torch.zeros(dims))
-        self.register_buffer("spectral_scale", torch.ones(dims))
-        self.register_buffer("spectral_coef", torch.zeros(dims))
-        self.register_buffer("spectral_intercept", torch.zeros(1))
-        # Platt (slope, offset) for the CNN and the spectral logit; combiner (w_cnn, w_spectral, bias).
-        self.register_buffer("calibration_cnn", torch.tensor([1.0, 0.0]))
-        self.register_buffer("calibration_spectral", torch.tensor([1.0, 0.0]))
-        self.register_buffer("combiner", torch.tensor([1.0, 0.0, 0.0]))
+        self.register_buffer("calibration", torch.tensor([1.0, 0.0]))  # Platt slope, offset
+        self.register_buffer("thresholds", torch.tensor([0.5, 0.5]))  # p below: no evidence; at/above: synthetic
+        self.register_buffer("target_fpr", torch.tensor([0.01]))
+        self.register_buffer("feature_mean", torch.zeros(channels))
+        self.register_buffer("feature_precision", torch.eye(channels))
+        self.register_buffer("ood_limit", torch.tensor([float("inf")]))
         self.register_buffer("fitted", torch.zeros(1))
 
-    # --- CNN ---------------------------------------------------------------------------------
-    def patch_logits(self, images: torch.Tensor) -> torch.Tensor:
-        """float [N, 3, H, W] in [-1, 1] -> logit map [N, h, w] (one logit per receptive-field patch)."""
-        return self.patch_head(self.features(images))[:, 0]
+    def pooled_features(self, images: torch.Tensor) -> torch.Tensor:
+        """float [N, 3, S, S] in [-1, 1] -> the spatial mean of the last features, [N, C]."""
+        return self.features(images).mean(dim=(2, 3))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Image logits [N]: the mean of the patch logits."""
-        return self.patch_logits(images).mean(dim=(1, 2))
+        """Logits [N] (the mean patch logit: the 1x1 head commutes with the mean)."""
+        return self.logits_from_features(self.pooled_features(images))
 
-    # --- heads --------------------------------------------------------------------------------
+    def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        return features @ self.patch_head.weight[0, :, 0, 0] + self.patch_head.bias[0]
+
     @property
     def is_fitted(self) -> bool:
         return bool(self.fitted.item() > 0)
 
-    def spectral_head(self) -> dict[str, np.ndarray]:
-        return {
-            "mean": self.spectral_mean.numpy(),
-            "scale": self.spectral_scale.numpy(),
-            "coef": self.spectral_coef.numpy(),
-            "intercept": self.spectral_intercept.numpy(),
-        }
-
-    def set_heads(
-        self,
-        spectral: dict[str, np.ndarray],
-        cnn_calibration: PlattCalibrator,
-        spectral_calibration: PlattCalibrator,
-        combiner: tuple[float, float, float],
-    ) -> None:
-        """Install the fitted spectral head, calibrators and combiner (after training)."""
-        self.spectral_mean.copy_(torch.as_tensor(spectral["mean"]))
-        self.spectral_scale.copy_(torch.as_tensor(spectral["scale"]))
-        self.spectral_coef.copy_(torch.as_tensor(spectral["coef"]))
-        self.spectral_intercept.copy_(torch.as_tensor(spectral["intercept"]))
-        self.calibration_cnn.copy_(torch.tensor([cnn_calibration.slope, cnn_calibration.offset]))
-        self.calibration_spectral.copy_(
-            torch.tensor([spectral_calibration.slope, spectral_calibration.offset]))
-        self.combiner.copy_(torch.tensor(list(combiner), dtype=torch.float32))
+    def set_heads(self, heads: DetectorHeads) -> None:
+        """Install the calibrator, thresholds and familiarity statistics fitted after training."""
+        self.calibration.copy_(torch.tensor([heads.calibration.slope, heads.calibration.offset]))
+        self.thresholds.copy_(torch.tensor([heads.threshold_real, heads.threshold_synthetic]))
+        self.target_fpr.fill_(heads.target_fpr)
+        self.feature_mean.copy_(torch.as_tensor(heads.feature_mean, dtype=torch.float32))
+        self.feature_precision.copy_(torch.as_tensor(heads.feature_precision, dtype=torch.float32))
+        self.ood_limit.fill_(heads.ood_limit)
         self.fitted.fill_(1.0)
 
-    def calibrators(self) -> tuple[PlattCalibrator, PlattCalibrator]:
-        cnn, spec = self.calibration_cnn.tolist(), self.calibration_spectral.tolist()
-        return PlattCalibrator(cnn[0], cnn[1]), PlattCalibrator(spec[0], spec[1])
-
     def heads(self) -> DetectorHeads:
-        cnn_calibration, spectral_calibration = self.calibrators()
-        return DetectorHeads(self.spectral_bins, self.spectral_head(), cnn_calibration, spectral_calibration,
-                             tuple(self.combiner.tolist()))  # type: ignore[arg-type]
+        slope, offset = self.calibration.tolist()
+        low, high = self.thresholds.tolist()
+        return DetectorHeads(PlattCalibrator(slope, offset), low, high, float(self.target_fpr.item()),
+                             self.feature_mean.numpy(), self.feature_precision.numpy(), float(self.ood_limit.item()))
 
-    def combine(self, cnn_logit: np.ndarray, spectral_logit: np.ndarray) -> np.ndarray:
-        """Combined calibrated probability from the two raw logits (a logistic stack, weights >= 0)."""
-        return self.heads().combine(cnn_logit, spectral_logit)
-
-    # --- scoring ------------------------------------------------------------------------------
     @torch.no_grad()
-    def cnn_logits_uint8(self, images: list[np.ndarray]) -> np.ndarray:
-        """CNN logits of uint8 HWC RGB images of any sizes (grouped by size into batches)."""
+    def logits_and_features(self, views: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """Raw logits [N] and pooled features [N, C] of uint8 [N, S, S, 3] canonical views."""
         self.eval()
-        out = np.zeros(len(images), dtype=np.float32)
-        for tiled, indices in batches_by_shape(images):
-            if tiled:
-                out[indices[0]] = self._tiled_logit(images[indices[0]])
-                continue
-            batch = torch.from_numpy(np.stack([images[i] for i in indices])).permute(0, 3, 1, 2)
-            out[indices] = self(batch.float() / 127.5 - 1.0).numpy()
-        return out
+        logits, features = [], []
+        for start in range(0, len(views), batch):
+            chunk = torch.from_numpy(np.ascontiguousarray(views[start:start + batch])).permute(0, 3, 1, 2)
+            pooled = self.pooled_features(chunk.float() / 127.5 - 1.0)
+            features.append(pooled.numpy())
+            logits.append(self.logits_from_features(pooled).numpy())
+        width = self.patch_head.in_channels
+        if not logits:
+            return np.zeros(0, np.float32), np.zeros((0, width), np.float32)
+        return np.concatenate(logits), np.concatenate(features)
 
-    def _tiled_logit(self, image: np.ndarray) -> float:
-        """Mean patch logit over the whole image, computed on tiles of at most TILE x TILE px."""
-        total, count = 0.0, 0
-        for tile in image_tiles(image):
-            batch = torch.from_numpy(tile.copy()).permute(2, 0, 1)[None]  # a copy: tiles of read-only arrays
-            logits = self.patch_logits(batch.float() / 127.5 - 1.0)
-            total += float(logits.sum())
-            count += logits.numel()
-        return total / max(count, 1)
-
-    def spectral_logits_uint8(self, images: list[np.ndarray]) -> np.ndarray:
-        return self.heads().spectral_logits(images)
-
-    def score_images(self, images: list[np.ndarray], working_views: bool = True) -> DetectorScores:
-        """Calibrated scores for uint8 HxWx3 RGB images (each at least 16x16 px).
-
-        Images larger than the working side are also scored scaled down to it, and the higher
-        probability counts (see `detectors.scoring`); `working_views=False` scores only natively.
-        """
-        check_images(images)
-        heads = self.heads()
-        side = default_working_side(self.working_side, self.train_resolution)
-        return score_with_working_views(lambda views: heads.scores(views, self.cnn_logits_uint8(views)),
-                                        images, side if working_views else None)
+    def score_views(self, views: np.ndarray) -> FaceScores:
+        """Calibrated scores and familiarity of canonical views (what `NumpyDetector` computes too)."""
+        logits, features = self.logits_and_features(views)
+        return self.heads().scores(logits, features)
 
 
 def load_detector(spec: str | Path) -> SynthDetector:
     """A trained detector from a folder (config.json + model.safetensors), a run folder or a Hub id."""
     path = resolve_detector_folder(spec)
     try:
-        model = SynthDetector.from_pretrained(str(path))
+        model = SynthDetector.from_pretrained(str(path), strict=True)
     except (OSError, ValueError, RuntimeError, TypeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SynthfaceError(f"cannot load detector from {spec}: {first}") from None

@@ -20,7 +20,7 @@ def table_row(detection: Detection) -> str:
                f"{detection.path}: {detection.error}"
     mark = detection.watermark.get("found")
     mark_text = "found" if mark else "none" if mark is False else "-"
-    probability = detection.classifier["probability"] if detection.classifier else None
+    probability = detection.classifier.get("probability") if detection.classifier else None
     cells = (
         detection.verdict,
         str(detection.c2pa.get("status", "-")).split(" ")[0],

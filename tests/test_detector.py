@@ -1,4 +1,4 @@
-"""The detector: toy training beats chance, calibration, spectral features, splits, save/load, evaluation."""
+"""The detector: canonical faces, the chain, toy training, thresholds, familiarity, evaluation, save/load."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ import pytest
 import torch
 from PIL import Image
 
-from detectors.augment import CONDITIONS, AugmentConfig, apply_condition, augment
 from detectors.calibration import PlattCalibrator, fit_platt, reliability_bins
+from detectors.chain import CONDITIONS, ChainConfig, apply_condition, training_view
 from detectors.model import SynthDetector, load_detector
-from detectors.spectral import feature_length, spectral_features
+from detectors.scoring import LIKELY_SYNTHETIC, NO_EVIDENCE, UNCERTAIN, DetectorHeads
 from detectors.splits import assign_splits
 from detectors.training import TrainDetectorConfig, train_detector
 from synthface.errors import SynthfaceError
 
 TINY = {"widths": [8, 16, 16], "strides": [1, 2, 1]}
+# The toy's trace is a fine periodic pattern; the full chain's heavy degradations would erase most of it.
+GENTLE = ChainConfig(upscale_p=0.0, blur_p=0.0, noise_p=0.0, jpeg_p=0.3, jpeg_quality=(85, 100), palette_p=0.0,
+                     gif_p=0.0, smallest_side=56)
 
 
 def _with_upsampling_artefact(pixels: np.ndarray) -> np.ndarray:
@@ -42,15 +45,15 @@ def one_torch_thread():
 
 @pytest.fixture(scope="module")
 def toy_pair(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Real LFW photos at 64 px vs the same photos with a periodic upsampling artefact,
+    """Real LFW photos (128 px face crops) vs the same photos with a periodic upsampling artefact,
     one folder per person, so the split keeps people apart."""
     root = tmp_path_factory.mktemp("toy")
-    files = sorted((faces_dir / "lfw").rglob("*.jpg"))[:480:4]
+    files = sorted((faces_dir / "lfw").rglob("*.jpg"))[:600:4]
     for path in files:
         person = path.parent.name
         with Image.open(path) as image:
-            face = np.asarray(image.convert("RGB").crop((50, 58, 200, 208)).resize((64, 64),
-                                                                                  Image.Resampling.LANCZOS))
+            face = np.asarray(image.convert("RGB").crop((45, 45, 205, 205)).resize((128, 128),
+                                                                                   Image.Resampling.LANCZOS))
         for kind, pixels in (("real", face), ("fake", _with_upsampling_artefact(face))):
             (root / kind / person).mkdir(parents=True, exist_ok=True)
             Image.fromarray(pixels).save(root / kind / person / f"{path.stem}.png")
@@ -61,104 +64,144 @@ def toy_pair(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
 def toy_run(toy_pair, tmp_path_factory: pytest.TempPathFactory):
     fake, real = toy_pair
     out = tmp_path_factory.mktemp("run")
-    config = TrainDetectorConfig(fake=[str(fake)], real=str(real), out=str(out), steps=40, batch=16, crop=32,
-                                 lr=3e-3, checkpoint_every=20, progress=False, num_workers=1,
-                                 calibration_views=1, native_resolution=None, **TINY)
+    config = TrainDetectorConfig(fake=[str(fake)], real=[str(real)], out=str(out), steps=60, batch=16,
+                                 working_size=64, lr=3e-3, checkpoint_every=30, progress=False, num_workers=1,
+                                 calibration_views=1, chain=GENTLE, **TINY)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SYNTHFACE_CACHE", str(tmp_path_factory.mktemp("cache")))
         return config, train_detector(config)
 
 
-def test_toy_detector_beats_chance_on_held_out_people(toy_run, toy_pair, tmp_path, monkeypatch) -> None:
-    from detectors.data import load_split_source
+def test_similarity_transform_recovers_a_rotation_scale_and_shift() -> None:
+    from detectors.faces import TEMPLATE, similarity_transform
+
+    angle, scale, shift = 0.3, 180.0, np.array([40.0, -12.0])
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    points = TEMPLATE @ rotation.T + shift
+    matrix = similarity_transform(points, TEMPLATE)
+    np.testing.assert_allclose(points @ matrix[:, :2].T + matrix[:, 2], TEMPLATE, atol=1e-9)
+    # A mirror image is not fitted by a reflection: the fit stays a proper rotation.
+    assert np.linalg.det(similarity_transform(points * [-1, 1], TEMPLATE)[:, :2]) > 0
+
+
+def test_the_canonical_view_does_not_depend_on_photo_size_or_framing(faces_dir: Path) -> None:
+    """The same face at 64, 256 and 1024 px, framed tightly or with a wide border, gives the same view."""
+    from detectors.analysis import face_view
+
+    with Image.open(faces_dir / "lfw" / "Abba_Eban" / "Abba_Eban_0001.jpg") as image:
+        photo = image.convert("RGB")
+    reference, count, face = face_view(photo, 64)
+    assert reference is not None and count == 1 and 30 < face.eye_distance < 60
+    bordered = Image.new("RGB", (500, 400), (20, 90, 30))
+    bordered.paste(photo, (180, 40))
+    for variant in (photo.resize((64, 64), Image.Resampling.LANCZOS), photo.resize((1024, 1024)),
+                    photo.crop((40, 40, 210, 230)), bordered):
+        view, _, _ = face_view(variant, 64)
+        assert view is not None and view.shape == (64, 64, 3)
+        difference = np.abs(view.astype(float) - reference.astype(float)).mean()
+        assert difference < 14, difference  # resampling and landmark jitter only; unrelated faces differ by ~50
+    nothing, count, _ = face_view(Image.new("RGB", (300, 200), (120, 130, 140)), 64)
+    assert nothing is None and count == 0
+
+
+def test_training_views_and_conditions_keep_images_usable() -> None:
+    rng = np.random.default_rng(3)
+    region = rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    views = [training_view(region, 0.25, 64, rng, ChainConfig(palette_p=0.3, gif_p=0.3)) for _ in range(40)]
+    assert {v.shape for v in views} == {(64, 64, 3)} and all(v.dtype == np.uint8 for v in views)
+    assert len({v.tobytes() for v in views}) == 40  # every view is a new variant
+    image = Image.fromarray(region)
+    sizes = {name: apply_condition(image, name).size for name in CONDITIONS}
+    assert sizes == {"clean": (96, 96), "jpeg75": (96, 96), "resize0.5": (48, 48), "resize2": (192, 192)}
+    assert not np.array_equal(np.asarray(apply_condition(image, "jpeg75")), region)
+
+
+def test_source_size_is_drawn_alike_for_every_face() -> None:
+    """Large and small sources end up in the same range of detail: both are shrunk to a log-uniform
+    size of at most twice the working size, whatever they started at."""
+    from detectors import chain
+
+    seen: list[float] = []
+    original = chain.rescale
+
+    def spy(image, factor, resample=Image.Resampling.BICUBIC):
+        seen.append(image.width * factor / 1.5)
+        return original(image, factor, resample)
+
+    config = ChainConfig(upscale_p=0.0, jpeg_p=0.0, palette_p=0.0, gif_p=0.0, blur_p=0.0, noise_p=0.0,
+                         tight_crop_p=0.0)
+    rng = np.random.default_rng(0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain, "rescale", spy)
+        for _ in range(300):
+            chain.training_view(np.zeros((192, 192, 3), np.uint8), 0.25, 64, rng, config)
+    sides = np.array(seen)
+    assert 0.8 < len(sides) / 300 <= 1.0 and sides.min() >= 31 and sides.max() <= 128
+    assert 0.4 < np.mean(sides < 64) < 0.6  # log-uniform over 32..128: half below 64
+
+
+def test_heads_say_uncertain_between_thresholds_and_for_unfamiliar_images() -> None:
+    heads = DetectorHeads(PlattCalibrator(1.0, 0.0), 0.2, 0.9, 0.01, np.zeros(2), np.eye(2), 3.0)
+    assert heads.outcome(0.95, 1.0)[0] == LIKELY_SYNTHETIC
+    assert heads.outcome(0.1, 1.0)[0] == NO_EVIDENCE
+    assert heads.outcome(0.5, 1.0)[0] == UNCERTAIN
+    outcome, reason = heads.outcome(0.99, 4.0)
+    assert outcome == UNCERTAIN and "unfamiliar" in reason
+    assert heads.outcome(0.01, 4.0)[0] == UNCERTAIN
+    np.testing.assert_allclose(heads.distances(np.array([[3.0, 4.0], [0.0, 0.0]])), [5.0, 0.0])
+
+
+def test_toy_detector_beats_chance_on_held_out_people(toy_run, toy_pair, tmp_path) -> None:
+    from detectors.data import eval_source
     from detectors.evaluation import evaluate_detector, write_report
 
     config, folder = toy_run
     model = load_detector(folder.parent)  # a run folder works too
+    assert model.training_sources == {"real": ["real"], "fake": ["fake"]}
     fake, real = toy_pair
-    monkeypatch.setenv("SYNTHFACE_CACHE", str(tmp_path / "cache"))
-    reals = load_split_source(real, 64, progress=False, num_workers=1)
-    fakes = [load_split_source(fake, 64, progress=False, num_workers=1)]
-    assert len(reals.splits["test"]) >= 10
-    report = evaluate_detector(model, reals, fakes, conditions=("clean", "jpeg75"), progress=False)
-    clean = report["conditions"]["clean"]["fake"]
-    assert clean["combined"]["roc_auc"] > 0.8, clean
-    assert clean["combined"]["accuracy"] > 0.6
-    assert clean["cnn"]["roc_auc"] > 0.6 and clean["spectral"]["roc_auc"] > 0.6
-    written = write_report(report, tmp_path / "report")
-    saved = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert set(saved["conditions"]) == {"clean", "jpeg75"} and "_curves" not in saved
-    for name in ("roc_fake.png", "reliability.png"):
-        assert (tmp_path / "report" / name) in written
-        with Image.open(tmp_path / "report" / name) as image:
-            assert image.size[0] > 200
+    seen = {"real", "fake"}
+    sources = [eval_source(str(real), True, seen), eval_source(str(fake), False, seen)]
+    assert all(len(source.names) >= 10 for source in sources)
+    report = evaluate_detector(model, model.heads(), sources, conditions=("clean", "jpeg75"), progress=False)
+    clean = report["conditions"]["clean"]
+    assert clean["fake"]["roc_auc"] > 0.8, clean
+    assert clean["real"]["flagged"] <= 0.15 and clean["fake"]["flagged"] > clean["real"]["flagged"]
+    shares = sum(clean["real"][key] for key in ("flagged", "uncertain", "no_evidence", "no_face"))
+    assert shares == pytest.approx(1.0)
+    write_report(report, tmp_path / "report")
+    saved = json.loads((tmp_path / "report" / "evaluation.json").read_text())
+    assert set(saved["conditions"]) == {"clean", "jpeg75"} and saved["sources"]["fake"]["seen"] is True
+    assert "| fake | fake | jpeg75 |" in (tmp_path / "report" / "evaluation.md").read_text()
     summary = json.loads((Path(config.out) / "training_summary.json").read_text())
-    assert summary["steps"] == 40 and summary["data"]["real"]["test"] == len(reals.splits["test"])
+    assert summary["steps"] == 60 and summary["data"]["real"]["test"] == len(sources[0].names)
+    # The thresholds were chosen on held-out people: few of their real views reach "likely synthetic".
+    assert summary["threshold_real"] <= summary["threshold_synthetic"]
+    assert summary["val_sources"]["real"]["flagged"] <= 0.05
 
 
 def test_numpy_scorer_gives_the_torch_models_scores(toy_run) -> None:
     """`detect` scores with numpy (no torch import); it must be the same detector, number for number."""
-    from detectors.scoring import TILE, load_numpy_detector
+    from detectors.scoring import load_numpy_detector
 
     _, folder = toy_run
     torch_model, numpy_model = load_detector(folder), load_numpy_detector(folder)
-    rng = np.random.default_rng(3)
-    images = [rng.integers(0, 256, size=shape, dtype=np.uint8)
-              for shape in [(64, 64, 3)] * 3 + [(37, 53, 3), (TILE + 40, TILE + 9, 3)]]
-    expected, got = torch_model.score_images(images), numpy_model.score_images(images)
-    np.testing.assert_allclose(got.cnn_logit, expected.cnn_logit, atol=1e-4, rtol=1e-4)
+    views = np.random.default_rng(3).integers(0, 256, size=(5, 64, 64, 3), dtype=np.uint8)
+    expected, got = torch_model.score_views(views), numpy_model.score_views(views)
+    np.testing.assert_allclose(got.logit, expected.logit, atol=1e-4, rtol=1e-4)
     np.testing.assert_allclose(got.probability, expected.probability, atol=1e-5)
-    np.testing.assert_array_equal(got.scored_side, expected.scored_side)
-    assert numpy_model.threshold == torch_model.threshold
-
-
-def test_working_view_scales_only_larger_images_to_the_working_side() -> None:
-    from detectors.scoring import working_view
-
-    assert working_view(np.zeros((128, 200, 3), np.uint8), 128) is None
-    view = working_view(np.zeros((512, 1024, 3), np.uint8), 128)
-    assert view is not None and view.shape == (128, 256, 3) and view.dtype == np.uint8
-
-
-def test_large_images_keep_the_more_confident_of_native_and_working_scale() -> None:
-    """A scorer that trusts small views: large images take the working view's score, small ones their own."""
-    from detectors.scoring import DetectorScores, score_with_working_views
-
-    def by_size(images: list[np.ndarray]) -> DetectorScores:
-        sides = np.array([min(image.shape[:2]) for image in images])
-        probability = np.where(sides <= 64, 0.9, 0.2)  # native large images look real to it
-        logit = np.log(probability / (1 - probability))
-        return DetectorScores(logit, logit, probability, probability, probability.copy(), sides)
-
-    images = [np.zeros((48, 48, 3), np.uint8), np.zeros((300, 256, 3), np.uint8), np.zeros((96, 96, 3), np.uint8)]
-    scores = score_with_working_views(by_size, images, working_side=64)
-    np.testing.assert_allclose(scores.probability, [0.9, 0.9, 0.9])
-    np.testing.assert_array_equal(scores.scored_side, [48, 64, 64])
-    native = score_with_working_views(by_size, images, working_side=None)
-    np.testing.assert_allclose(native.probability, [0.9, 0.2, 0.2])
-    np.testing.assert_array_equal(native.scored_side, [48, 256, 96])
-
-    def trusts_large(images: list[np.ndarray]) -> DetectorScores:
-        flipped = by_size(images)
-        flipped.probability = 1.0 - flipped.probability
-        return flipped
-
-    kept = score_with_working_views(trusts_large, images, working_side=64)
-    np.testing.assert_allclose(kept.probability, [0.1, 0.8, 0.8])  # the native score was higher: kept
-    np.testing.assert_array_equal(kept.scored_side, [48, 256, 96])
+    np.testing.assert_allclose(got.distance, expected.distance, rtol=1e-4)
+    assert numpy_model.heads.summary() == torch_model.heads().summary()
 
 
 def test_training_resumes_from_its_checkpoint(toy_pair, tmp_path, monkeypatch) -> None:
-    from detectors.data import load_split_source
-    from detectors.training import TrainingData
+    from detectors.training import load_training_data, make_batch
 
     monkeypatch.setenv("SYNTHFACE_CACHE", str(tmp_path / "cache"))
     fake, real = toy_pair
-    options = {"max_images": 60, "progress": False, "num_workers": 1}
-    data = TrainingData(load_split_source(real, 64, **options), [load_split_source(fake, 64, **options)],
-                        native_reals=load_split_source(real, 96, **options))
-    config = TrainDetectorConfig(fake=[str(fake)], real=str(real), out=str(tmp_path / "run"), steps=4,
-                                 batch=8, checkpoint_every=2, progress=False, calibration_views=0, **TINY)
+    config = TrainDetectorConfig(fake=[str(fake)], real=[str(real)], out=str(tmp_path / "run"), steps=4,
+                                 batch=8, checkpoint_every=2, progress=False, calibration_views=0, max_images=80,
+                                 num_workers=1, **TINY)
+    data = load_training_data(config)
     train_detector(config, data=data)
     with pytest.raises(SynthfaceError, match="--resume"):
         train_detector(config, data=data)
@@ -167,6 +210,34 @@ def test_training_resumes_from_its_checkpoint(toy_pair, tmp_path, monkeypatch) -
     checkpoints = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
     assert checkpoints == ["checkpoint-000000004.safetensors", "checkpoint-000000006.safetensors"]
     assert json.loads((tmp_path / "run" / "training_summary.json").read_text())["steps"] == 6
+    # A batch is a function of (seed, step): the resumed run saw exactly the batches it would have.
+    splits = ([b.split_indices() for b in data.reals], [b.split_indices() for b in data.fakes])
+    first, again = make_batch(data, config, *splits, 5), make_batch(data, config, *splits, 5)
+    np.testing.assert_array_equal(first[0], again[0])
+    assert not np.array_equal(first[0], make_batch(data, config, *splits, 4)[0])
+
+
+def test_fake_weights_set_each_generators_share_of_a_batch(tmp_path) -> None:
+    from detectors.facebank import FaceBank
+    from detectors.training import TrainingData, check_config, make_batch
+
+    def bank(label: str, value: int) -> FaceBank:
+        names = [f"{i}.png" for i in range(40)]
+        return FaceBank(label, label, names, np.full((40, 24, 24, 3), value, np.uint8), np.full(40, 24, np.int32),
+                        np.full(40, 16.0, np.float32), [])
+
+    data = TrainingData([bank("real", 128)], [bank("a", 255), bank("b", 0)])
+    config = TrainDetectorConfig(fake=["a", "b"], real=["real"], out=str(tmp_path), batch=400, working_size=32,
+                                 fake_weights=[3.0, 1.0], chain=ChainConfig(jpeg_p=0.0, palette_p=0.0, gif_p=0.0,
+                                                                            tight_crop_p=0.0))
+    splits = ([b.split_indices() for b in data.reals], [b.split_indices() for b in data.fakes])
+    views, labels = make_batch(data, config, *splits, 0)
+    from_a = (views[labels == 1].reshape(200, -1).mean(axis=1) > 128).mean()
+    assert 0.68 < from_a < 0.82  # 3 of 4 generated faces come from "a"
+    for bad in ([1.0], [1.0, -1.0], [0.0, 0.0]):
+        config.fake_weights = bad
+        with pytest.raises(SynthfaceError, match="--fake-weights"):
+            check_config(config)
 
 
 def test_calibration_maps_to_unit_interval_and_is_monotone() -> None:
@@ -187,55 +258,45 @@ def test_calibration_maps_to_unit_interval_and_is_monotone() -> None:
         fit_platt(scores, np.ones(400))
     rows = reliability_bins(calibrator(scores), labels)
     assert sum(row["count"] for row in rows) == 400
-    # The diagram weighs the classes equally: three copies of every fake change nothing.
-    tripled = np.concatenate([scores, np.repeat(scores[labels == 1], 2)])
-    tripled_labels = np.concatenate([labels, np.ones(2 * int(labels.sum()), dtype=labels.dtype)])
-    again = reliability_bins(calibrator(tripled), tripled_labels)
-    fractions = [round(r["fraction_synthetic"], 9) for r in rows]
-    assert [round(r["fraction_synthetic"], 9) for r in again] == fractions
 
 
-def test_spectral_features_have_one_length_at_every_size() -> None:
-    rng = np.random.default_rng(1)
-    lengths = {spectral_features(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), 16).shape
-               for h, w in ((16, 16), (32, 32), (64, 64), (80, 100), (600, 400))}
-    assert lengths == {(feature_length(16),)}
-    flat = np.full((64, 64, 3), 128, np.uint8)
-    assert np.isfinite(spectral_features(flat, 16)).all()
-    with pytest.raises(ValueError, match="too small"):
-        spectral_features(flat[:8, :8], 16)
-
-
-def test_the_cnn_scores_any_size_and_saves_and_loads_itself(tmp_path) -> None:
+def test_the_detector_saves_and_loads_itself(tmp_path) -> None:
     torch.manual_seed(0)
-    model = SynthDetector(spectral_bins=8, **TINY)
-    rng = np.random.default_rng(2)
-    images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((64, 64, 3), (256, 256, 3),
-                                                                         (40, 70, 3), (64, 64, 3))]
-    assert model.patch_logits(torch.zeros(1, 3, 64, 64)).shape == (1, 32, 32)
-    head = {"mean": np.zeros(16), "scale": np.ones(16), "coef": rng.normal(size=16), "intercept": np.zeros(1)}
-    model.set_heads(head, PlattCalibrator(2.0, 0.5), PlattCalibrator(1.0, 0.0), (1.0, 0.5, 0.0))
-    scores = model.score_images(images)
+    model = SynthDetector(working_size=48, training_sources={"real": ["a"], "fake": ["b"]}, **TINY)
+    views = np.random.default_rng(2).integers(0, 256, (4, 48, 48, 3), dtype=np.uint8)
+    heads = DetectorHeads(PlattCalibrator(2.0, 0.5), 0.3, 0.8, 0.01, np.ones(16), np.eye(16) * 2, 5.0)
+    model.set_heads(heads)
+    scores = model.score_views(views)
     assert scores.probability.shape == (4,) and np.all((scores.probability >= 0) & (scores.probability <= 1))
-    with pytest.raises(SynthfaceError, match="too small"):
-        model.score_images([np.zeros((8, 8, 3), np.uint8)])
-    # A large photo is scored in tiles; the result stays close to one full-image pass.
-    large = rng.integers(0, 256, (600, 530, 3), dtype=np.uint8)
-    with torch.no_grad():
-        full = float(model.eval()(torch.from_numpy(large).permute(2, 0, 1)[None].float() / 127.5 - 1.0))
-    assert model.cnn_logits_uint8([large])[0] == pytest.approx(full, abs=0.05 * (1 + abs(full)))
-
     model.save_pretrained(str(tmp_path / "det"))
     config = json.loads((tmp_path / "det" / "config.json").read_text())
-    assert config["widths"] == TINY["widths"] and config["spectral_bins"] == 8
+    assert config["widths"] == TINY["widths"] and config["working_size"] == 48
     loaded = load_detector(tmp_path / "det")
-    np.testing.assert_allclose(loaded.score_images(images).probability, scores.probability, rtol=1e-5)
+    np.testing.assert_allclose(loaded.score_views(views).probability, scores.probability, rtol=1e-5)
+    assert loaded.heads().summary() == heads.summary() and loaded.training_sources == {"real": ["a"], "fake": ["b"]}
 
-    SynthDetector(spectral_bins=8, **TINY).save_pretrained(str(tmp_path / "raw"))
+    SynthDetector(**TINY).save_pretrained(str(tmp_path / "raw"))
     with pytest.raises(SynthfaceError, match="never calibrated"):
         load_detector(tmp_path / "raw")
     with pytest.raises(SynthfaceError, match="not a detector folder"):
         load_detector(tmp_path)
+
+
+def test_a_detector_with_missing_tensors_is_refused(tmp_path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from detectors.scoring import load_numpy_detector
+
+    model = SynthDetector(**TINY)
+    model.set_heads(DetectorHeads(PlattCalibrator(1.0, 0.0), 0.3, 0.8, 0.01, np.zeros(16), np.eye(16), 5.0))
+    model.save_pretrained(str(tmp_path / "det"))
+    weights = tmp_path / "det" / "model.safetensors"
+    tensors = load_file(str(weights))
+    save_file({k: v for k, v in tensors.items() if not k.startswith("features.1.")}, str(weights))
+    with pytest.raises(SynthfaceError, match="cannot load detector"):
+        load_detector(tmp_path / "det")
+    with pytest.raises(SynthfaceError, match="cannot load detector"):
+        load_numpy_detector(tmp_path / "det")
 
 
 def test_splits_keep_people_apart_and_respect_declared_folders() -> None:
@@ -256,50 +317,6 @@ def test_splits_keep_people_apart_and_respect_declared_folders() -> None:
     assert assign_splits(names) == splits  # stable
 
 
-def test_augmentation_and_conditions_keep_images_usable() -> None:
-    rng = np.random.default_rng(3)
-    pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    views = [augment(pixels, 32, rng, AugmentConfig()) for _ in range(30)]
-    assert {v.shape for v in views} == {(32, 32, 3)} and all(v.dtype == np.uint8 for v in views)
-    sizes = {name: apply_condition(pixels, name).shape for name in CONDITIONS}
-    assert sizes["clean"] == sizes["jpeg50"] == sizes["blur1"] == (64, 64, 3)
-    assert sizes["resize0.5"] == (32, 32, 3) and sizes["crop10"] == (58, 58, 3)
-    assert not np.array_equal(apply_condition(pixels, "jpeg50"), pixels)
-
-
-def test_rescaling_halves_as_often_as_it_doubles() -> None:
-    """Rescale factors are log-uniform over [0.5, 2]: profile pictures are mostly downscaled,
-    and uniform draws left 0.5x views so rare that halved images fooled the detector."""
-    from detectors.augment import degrade
-
-    rng = np.random.default_rng(4)
-    config = AugmentConfig(blur_p=0.0, jpeg_p=0.0, resize_p=1.0)
-    sides = np.array([degrade(np.zeros((100, 100, 3), np.uint8), rng, config).shape[0] for _ in range(2000)])
-    assert sides.min() >= 50 and sides.max() <= 200
-    assert 0.45 < np.mean(sides < 100) < 0.55  # log-uniform: as many downscales as upscales
-    assert 0.10 < np.mean(sides <= 60) < 0.16  # ln(1.2) / ln(4) = 13% near 0.5x (uniform gave 3%)
-
-
-def test_fake_weights_set_each_generators_share_of_a_batch(tmp_path) -> None:
-    from detectors.data import SplitImages
-    from detectors.training import TrainingData, _BatchSampler, _check_config
-
-    def source(label: str, value: int) -> SplitImages:
-        return SplitImages(label, label, {"train": np.full((4, 32, 32, 3), value, np.uint8)}, 0)
-
-    data = TrainingData(source("real", 0), [source("a", 255), source("b", 0)])
-    config = TrainDetectorConfig(fake=["a", "b"], real="real", out=str(tmp_path), batch=400, crop=32,
-                                 fake_weights=[3.0, 1.0], native_resolution=None,
-                                 augment=AugmentConfig(blur_p=0.0, jpeg_p=0.0, resize_p=0.0))
-    images, labels = _BatchSampler(data, config, np.random.default_rng(0)).next()
-    from_a = (images[labels == 1].mean(dim=(1, 2, 3)) > 0).float().mean().item()
-    assert 0.68 < from_a < 0.82  # 3 of 4 generated images come from "a"
-    for bad in ([1.0], [1.0, -1.0], [0.0, 0.0]):
-        config.fake_weights = bad
-        with pytest.raises(SynthfaceError, match="--fake-weights"):
-            _check_config(config)
-
-
 def _cli(args: list[str]):
     import typer
     from typer.testing import CliRunner
@@ -315,44 +332,33 @@ def test_eval_and_train_commands(toy_run, toy_pair, tmp_path, monkeypatch) -> No
     config, folder = toy_run
     fake, real = toy_pair
     monkeypatch.setenv("SYNTHFACE_CACHE", str(tmp_path / "cache"))
+    with Image.open(next(real.rglob("*.png"))) as image:  # a third source the detector never saw
+        (tmp_path / "other").mkdir()
+        for index in range(12):
+            image.rotate(index).save(tmp_path / "other" / f"{index}.jpg")
     result = _cli(["eval-detector", "--model", str(folder), "--fake", str(fake), "--real", str(real),
-                   "--out", str(tmp_path / "report"), "--limit", "12", "--workers", "1", "--save-metrics"])
+                   "--real", str(tmp_path / "other"), "--out", str(tmp_path / "report"), "--limit", "12",
+                   "--condition", "clean", "--condition", "resize2"])
     assert result.exit_code == 0, result.output
-    report = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert set(report["conditions"]) == set(CONDITIONS)
-    assert report["real"]["images"] == 12 and report["fake"][0]["images"] == 12
-    for entry in report["conditions"].values():
-        for metric in entry["fake"]["combined"].values():
-            assert 0.0 <= metric <= 1.0
-    assert "| fake | jpeg75 |" in (tmp_path / "report" / "report.md").read_text()
-    headline = json.loads((folder / "metrics.json").read_text())
-    assert headline["ap/clean"] == round(report["conditions"]["clean"]["fake"]["combined"]["ap"], 4)
-    unseen = _cli(["eval-detector", "--model", str(folder), "--fake", str(fake), "--real", str(real),
-                   "--out", str(tmp_path / "unseen"), "--limit", "12", "--workers", "1", "--fake-split", "all",
-                   "--save-metrics"])
-    assert unseen.exit_code == 0, unseen.output
-    merged = json.loads((folder / "metrics.json").read_text())
-    assert {k: v for k, v in merged.items() if not k.startswith("unseen/")} == headline
-    assert set(merged) - set(headline) == {f"unseen/fake/{m}/{c}" for m in ("ap", "roc_auc") for c in CONDITIONS}
+    report = json.loads((tmp_path / "report" / "evaluation.json").read_text())
+    assert set(report["conditions"]) == {"clean", "resize2"}
+    assert report["sources"]["other"] == {"class": "real", "seen": False, "images": 12, "unreadable": 0}
+    assert report["sources"]["real"]["seen"] and report["sources"]["real"]["images"] == 12
+    for rows in report["conditions"].values():
+        for row in rows.values():
+            assert all(0.0 <= value <= 1.0 for value in row.values())
+    assert "| other (unseen) | real | resize2 | 12 |" in result.output
+
+    saved = _cli(["eval-detector", "--model", str(folder), "--fake", str(fake), "--real", str(real),
+                  "--out", str(tmp_path / "r1"), "--limit", "10", "--condition", "clean", "--save-to-model"])
+    assert saved.exit_code == 0, saved.output
+    assert (folder / "evaluation.md").read_text() == (tmp_path / "r1" / "evaluation.md").read_text()
 
     again = _cli(["train-detector", "--fake", str(fake), "--real", str(real), "--out", config.out])
     assert again.exit_code == 2 and "--resume" in again.output and "Traceback" not in again.output
     bad = _cli(["eval-detector", "--model", str(folder), "--fake", str(fake), "--real", str(real),
-                "--out", str(tmp_path / "r2"), "--real-split", "holdout"])
-    assert bad.exit_code == 2 and "--real-split" in bad.output
-
-
-def test_saved_metrics_keep_cross_generator_rows_whatever_the_order() -> None:
-    from detectors.evaluation import merge_card_metrics
-
-    held_out = {"ap/clean": 0.99, "ap/clean/ours": 0.98}
-    other = {"unseen/other/ap/clean": 0.7}
-    both = merge_card_metrics(merge_card_metrics({}, other, unseen=True), held_out, unseen=False)
-    assert both == merge_card_metrics(merge_card_metrics({}, held_out, unseen=False), other, unseen=True)
-    assert both == {**held_out, **other}
-    rerun = merge_card_metrics(both, {"unseen/other/ap/clean": 0.8}, unseen=True)
-    assert rerun["unseen/other/ap/clean"] == 0.8 and rerun["ap/clean"] == 0.99
-    assert merge_card_metrics(both, {"ap/clean": 0.95}, unseen=False) == {"ap/clean": 0.95, **other}
+                "--out", str(tmp_path / "r2"), "--condition", "sepia"])
+    assert bad.exit_code == 2 and "--condition" in bad.output
 
 
 def test_make_fakes_writes_one_png_per_seed(tmp_path) -> None:
@@ -377,20 +383,20 @@ def test_make_fakes_writes_one_png_per_seed(tmp_path) -> None:
 def test_a_new_run_can_start_from_a_trained_detector(toy_run, toy_pair, tmp_path) -> None:
     """--init-from: one more leg on a new generator's faces starts from the detector's CNN, not from
     random weights; settings that change the CNN's shape are refused with the option named."""
-    from detectors.model import load_detector
-    from detectors.training import _start_model
+    from detectors.training import TrainingData, _start_model
 
     config, folder = toy_run
     fake, real = toy_pair
     trained = load_detector(folder)
-    leg = TrainDetectorConfig(fake=[str(fake)], real=str(real), out=str(tmp_path / "leg"), init_from=str(folder),
+    data = TrainingData([], [])
+    leg = TrainDetectorConfig(fake=[str(fake)], real=[str(real)], out=str(tmp_path / "leg"), init_from=str(folder),
                               **TINY)
-    started = _start_model(leg)
+    started = _start_model(leg, data)
     for name, tensor in trained.state_dict().items():
         assert torch.equal(started.state_dict()[name], tensor), name
-    fresh = _start_model(TrainDetectorConfig(fake=[str(fake)], real=str(real), out="x", **TINY))
+    fresh = _start_model(TrainDetectorConfig(fake=[str(fake)], real=[str(real)], out="x", **TINY), data)
     assert not torch.equal(fresh.state_dict()["features.0.0.weight"], trained.state_dict()["features.0.0.weight"])
-    wider = TrainDetectorConfig(fake=[str(fake)], real=str(real), out="y", init_from=str(folder),
-                                **{**TINY, "crop": 48})
-    with pytest.raises(SynthfaceError, match="--crop 48 differs from the --init-from detector's 32"):
-        _start_model(wider)
+    wider = TrainDetectorConfig(fake=[str(fake)], real=[str(real)], out="y", init_from=str(folder),
+                                working_size=96, **TINY)
+    with pytest.raises(SynthfaceError, match="--working-size 96 differs from the --init-from detector's 64"):
+        _start_model(wider, data)

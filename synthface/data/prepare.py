@@ -27,7 +27,7 @@ from synthface.data.cache import (
 )
 from synthface.data.geometry import CROP_PRESETS, FIT_MODES
 from synthface.data.sources import ResolvedSource, resolve_source
-from synthface.data.workers import PrepOptions, default_workers, run_chunks
+from synthface.data.workers import PrepOptions, default_workers, prepare_work, run_chunks
 from synthface.errors import SynthfaceError
 
 log = logging.getLogger("synthface.data")
@@ -91,7 +91,7 @@ def _decode_all(
         dynamic_ncols=True,
     )
     with bar:
-        for result in run_chunks(count, resolved.fetch, resolved.names, options, workers):
+        for result in run_chunks(count, resolved.fetch, resolved.names, prepare_work(options), workers):
             indices = [result.start + offset for offset in result.ok]
             if indices:
                 target[indices] = result.images

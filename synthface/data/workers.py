@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import partial
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -21,6 +23,7 @@ from synthface.data.decode import ImageReadError, decode_image
 from synthface.data.geometry import crop_and_resize, to_chw_array
 
 Payload = str | bytes
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,30 @@ def prepare_chunk(start: int, payloads: list[Payload], names: list[str], options
     return ChunkResult(start, ok, images, failures)
 
 
+def crashed_chunk(index: int, reason: str, options: PrepOptions) -> ChunkResult:
+    """The result for one image whose decoder killed its worker process."""
+    side = options.resolution
+    return ChunkResult(index, [], np.empty((0, options.channels, side, side), dtype=np.uint8), [(0, reason)])
+
+
+@dataclass(frozen=True)
+class ChunkWork(Generic[Result]):
+    """What the workers do with a chunk, and what stands for an image that crashed its worker.
+
+    `run(start, payloads, names)` must report a bad image in its result rather than raise;
+    `crashed(index, reason)` is the result for image `index` alone when decoding it kills the
+    process (a C-level decoder crash), so one such file never ends a batch.
+    """
+
+    run: Callable[[int, list[Payload], list[str]], Result]
+    crashed: Callable[[int, str], Result]
+
+
+def prepare_work(options: PrepOptions) -> ChunkWork[ChunkResult]:
+    """The square-crop-and-resize work of `prepare_images`."""
+    return ChunkWork(partial(prepare_chunk, options=options), partial(crashed_chunk, options=options))
+
+
 def default_workers() -> int:
     """CPUs this process may use (affinity-aware), at least 1."""
     try:
@@ -89,10 +116,10 @@ def run_chunks(
     count: int,
     fetch: Callable[[int, int], list[Payload]],
     names: list[str],
-    options: PrepOptions,
+    work: ChunkWork[Result],
     workers: int,
     chunk_size: int = 64,
-) -> Iterator[ChunkResult]:
+) -> Iterator[Result]:
     """Yield results of all chunks (in completion order) of items 0..count-1.
 
     With one worker everything runs in this process, which is also the fast path for
@@ -101,29 +128,29 @@ def run_chunks(
     bounds = [(start, min(start + chunk_size, count)) for start in range(0, count, chunk_size)]
     if workers <= 1 or len(bounds) <= 1:
         for start, stop in bounds:
-            yield prepare_chunk(start, fetch(start, stop), names[start:stop], options)
+            yield work.run(start, fetch(start, stop), names[start:stop])
         return
     broken: list[tuple[int, int]] = []
-    yield from _run_pool(bounds, fetch, names, options, workers, broken)
+    yield from _run_pool(bounds, fetch, names, work, workers, broken)
     if broken:
-        yield from _isolate_crashes(broken, fetch, names, options)
+        yield from _isolate_crashes(broken, fetch, names, work)
 
 
 def _run_pool(
     bounds: list[tuple[int, int]],
     fetch: Callable[[int, int], list[Payload]],
     names: list[str],
-    options: PrepOptions,
+    work: ChunkWork[Result],
     workers: int,
     broken: list[tuple[int, int]],
-) -> Iterator[ChunkResult]:
+) -> Iterator[Result]:
     """Run chunks in a process pool; chunks lost to a dead worker are appended to `broken`."""
     max_in_flight = workers * 3  # bounded, so payloads (HF bytes) are not all held in memory at once
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
-        pending: dict[Future[ChunkResult], tuple[int, int]] = {}
+        pending: dict[Future[Result], tuple[int, int]] = {}
         queue = iter(bounds)
 
-        def collect(done: set[Future[ChunkResult]]) -> Iterator[ChunkResult]:
+        def collect(done: set[Future[Result]]) -> Iterator[Result]:
             for future in done:
                 span = pending.pop(future)
                 try:
@@ -136,7 +163,7 @@ def _run_pool(
                 if broken:  # the pool is dead: everything not yet run is retried afterwards
                     broken.append((start, stop))
                     continue
-                future = pool.submit(prepare_chunk, start, fetch(start, stop), names[start:stop], options)
+                future = pool.submit(work.run, start, fetch(start, stop), names[start:stop])
                 pending[future] = (start, stop)
                 if len(pending) >= max_in_flight:
                     done, _ = wait(set(pending), return_when=FIRST_COMPLETED)
@@ -153,8 +180,8 @@ def _isolate_crashes(
     spans: list[tuple[int, int]],
     fetch: Callable[[int, int], list[Payload]],
     names: list[str],
-    options: PrepOptions,
-) -> Iterator[ChunkResult]:
+    work: ChunkWork[Result],
+) -> Iterator[Result]:
     """Retry chunks whose worker died (a decoder crash), one image per fresh worker.
 
     Only the image that kills its worker again is reported as failed; in-process
@@ -167,16 +194,13 @@ def _isolate_crashes(
                 if pool is None:
                     pool = ProcessPoolExecutor(max_workers=1, mp_context=_context())
                 payload, name = fetch(index, index + 1), names[index : index + 1]
-                future = pool.submit(prepare_chunk, index, payload, name, options)
+                future = pool.submit(work.run, index, payload, name)
                 try:
                     yield future.result()
                 except BrokenProcessPool:
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = None
-                    side = options.resolution
-                    nothing = np.empty((0, options.channels, side, side), dtype=np.uint8)
-                    reason = "the decoder crashed on this file (its worker process died)"
-                    yield ChunkResult(index, [], nothing, [(0, reason)])
+                    yield work.crashed(index, "the decoder crashed on this file (its worker process died)")
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
