@@ -1,13 +1,18 @@
-"""Detector speed on CPU: images/s at 64 and 256 px (batched), and the cold start of `synthface detect`.
+"""`synthface detect` speed on 1024 px JPEGs: this checkout against an earlier one, side by side.
 
-Cold start is the wall time of a fresh `python -m synthface.cli detect ONE.png --json` process,
-for an image that provenance settles (signed: the classifier is never loaded) and for one
-that needs the classifier (unsigned: the model is loaded and scored with numpy, no torch).
-The time of importing `synthface.cli` alone is reported too, to separate the CLI's own
-start from the detector's. Throughput is measured for both scoring backends.
-Uses a throwaway key folder. Writes benchmarks/results/detect_speed.json.
+Both run as the user runs them, a fresh `python -m synthface.cli detect ... --json` process,
+in interleaved rounds (baseline, new, new, baseline, ...) so machine noise hits both alike:
 
-    OMP_NUM_THREADS=1 python benchmarks/detect_speed.py [--model DIR] [--images 256] [--repeats 3]
+- folder: one process over a folder of `--images` 1024 px JPEGs (q90) -> images/s;
+- cold start: one process for one such JPEG -> seconds, imports and model load included.
+
+The baseline is another commit (default: the last one before the canonical-face detector),
+checked out in a temporary git worktree and put first on PYTHONPATH, so it runs its own code
+and its own bundled detector. The photos are LFW people enlarged to 1024 px when the shared
+faces folder is there, else the bundled generator's faces enlarged; neither carries C2PA or a
+watermark, so every image reaches the classifier. Writes benchmarks/results/detect_speed.json.
+
+    python benchmarks/detect_speed.py [--baseline-ref a25aea5] [--images 40] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -21,114 +26,94 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-
-from _results import print_measures, save_results
+from _results import save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "detect_speed.json"
+FACES = ROOT.parent / "shared" / "data" / "faces"
+BASELINE_REF = "a25aea5"  # the bundled patch-CNN detector (v12) scored whole images at native resolution
 
 
-def _face_like(size: int, seed: int) -> np.ndarray:
-    yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
-    blob = np.exp(-(((xx - 0.5) / 0.25) ** 2 + ((yy - 0.45) / 0.3) ** 2))
-    rgb = np.stack([120 + 100 * blob, 90 + 80 * blob + 20 * yy, 70 + 60 * blob + 30 * xx], axis=-1)
-    return np.clip(rgb + np.random.default_rng(seed).normal(0, 4, rgb.shape), 0, 255).astype(np.uint8)
+def make_photos(folder: Path, count: int) -> str:
+    """`count` 1024 px JPEGs in `folder`; returns what they are."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lfw = sorted((FACES / "lfw").rglob("*.jpg"))[::97][:count] if (FACES / "lfw").is_dir() else []
+    if len(lfw) == count:
+        for index, path in enumerate(lfw):
+            with Image.open(path) as image:
+                image.convert("RGB").resize((1024, 1024), Image.Resampling.LANCZOS).save(
+                    folder / f"{index:03d}.jpg", quality=90)
+        return "LFW photos enlarged to 1024 px (Lanczos), JPEG q90"
+    import torch
+
+    from synthface.generator.images import to_uint8
+    from synthface.generator.sampling import load_generator
+    from synthface.generator.seeds import z_from_seeds
+    from synthface.pretrained import default_generator_spec
+
+    generator = load_generator(default_generator_spec())
+    with torch.no_grad():
+        faces = to_uint8(generator(z_from_seeds(list(range(count)), generator.z_dim), psi=0.7, noise_mode="const"))
+    for index, pixels in enumerate(faces):
+        Image.fromarray(pixels).resize((1024, 1024), Image.Resampling.LANCZOS).save(folder / f"{index:03d}.jpg",
+                                                                                   quality=90)
+    return "bundled generator faces enlarged to 1024 px (Lanczos), JPEG q90"
 
 
-def _stand_in_model(folder: Path) -> Path:
-    """A detector of the default architecture with neutral heads: speed does not depend on the weights."""
-    from detectors.calibration import PlattCalibrator
-    from detectors.model import SynthDetector
-
-    model = SynthDetector()
-    dims = 2 * model.spectral_bins
-    head = {"mean": np.zeros(dims), "scale": np.ones(dims), "coef": np.zeros(dims), "intercept": np.zeros(1)}
-    model.set_heads(head, PlattCalibrator(), PlattCalibrator(), (1.0, 1.0, 0.0))
-    model.save_pretrained(str(folder))
-    return folder
-
-
-def throughput(model_dir: Path, size: int, count: int, backend: str) -> float:
-    """Images/s of one backend: numpy (what `detect` runs) or torch (what eval-detector runs)."""
-    from detectors.model import load_detector
-    from detectors.scoring import load_numpy_detector
-
-    model = load_numpy_detector(model_dir) if backend == "numpy" else load_detector(model_dir)
-    images = [_face_like(size, seed) for seed in range(count)]
-    model.score_images(images[:8])  # warm-up
+def timed_detect(code: Path, paths: list[str]) -> float:
+    """Wall seconds of one `detect --json` process running `code`'s synthface on `paths`."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    env.pop("SYNTHFACE_DETECTOR", None)
     began = time.perf_counter()
-    model.score_images(images)
-    return count / (time.perf_counter() - began)
-
-
-def _timed(command: list[str], env: dict[str, str]) -> float:
-    began = time.perf_counter()
-    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
-    elapsed = time.perf_counter() - began
-    if result.returncode not in (0, 1):
-        raise SystemExit(f"command failed ({result.returncode}): {' '.join(command)}\n{result.stderr}")
-    return elapsed
-
-
-def cold_starts(model_dir: Path, work: Path, repeats: int) -> dict[str, float]:
-    from synthface.provenance import (
-        Payload,
-        generation_assertion,
-        image_id_from,
-        init_keys,
-        load_signing_identity,
-        mark_and_sign,
-    )
-
-    env = {**os.environ, "SYNTHFACE_HOME": str(work / "home"), "PYTHONPATH": str(ROOT)}
-    init_keys(work / "home" / "keys")
-    identity = load_signing_identity(key_dir=work / "home" / "keys")
-    assertion = generation_assertion(generator_id="bench", checkpoint_sha256="00" * 32, seed=1, psi=0.7,
-                                     persona_id="bench-1")
-    signed = mark_and_sign(_face_like(64, 1), identity, assertion, Payload(image_id_from("bench-1"),
-                                                                          identity.key_id))
-    signed_path = signed.write(work / "signed.png")
-    plain_path = work / "plain.png"
-    Image.fromarray(_face_like(64, 2)).save(plain_path)
-    python = [sys.executable]
-    commands = {
-        "import_synthface_cli": python + ["-c", "import synthface.cli"],
-        "detect_signed_png": python + ["-m", "synthface.cli", "detect", str(signed_path), "--json",
-                                       "--model", str(model_dir)],
-        "detect_unsigned_png_classifier": python + ["-m", "synthface.cli", "detect", str(plain_path),
-                                                    "--json", "--model", str(model_dir)],
-    }
-    return {name: statistics.median(_timed(cmd, env) for _ in range(repeats))
-            for name, cmd in commands.items()}
+    done = subprocess.run([sys.executable, "-m", "synthface.cli", "detect", *paths, "--json"], env=env,
+                          capture_output=True, text=True, cwd=code)
+    seconds = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"detect failed in {code}: {done.stderr.strip().splitlines()[-1:]}")
+    return seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="A trained detector (default: a stand-in, same size).")
-    parser.add_argument("--images", type=int, default=256, help="Images per throughput measurement at 64 px.")
-    parser.add_argument("--repeats", type=int, default=3, help="Cold starts per case (median reported).")
+    parser.add_argument("--baseline-ref", default=BASELINE_REF, help="Commit to compare with.")
+    parser.add_argument("--images", type=int, default=40, help="1024 px JPEGs in the folder run.")
+    parser.add_argument("--rounds", type=int, default=5, help="Interleaved rounds (medians are reported).")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        model_dir = args.model or _stand_in_model(work / "model")
-        rates = {
-            f"images_per_s_{size}px_{backend}": throughput(model_dir, size, count, backend)
-            for backend in ("numpy", "torch")
-            for size, count in ((64, args.images), (256, max(16, args.images // 8)))
-        }
-        starts = cold_starts(model_dir, work, args.repeats)
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch_dir = Path(scratch)
+        what = make_photos(scratch_dir / "photos", args.images)
+        baseline = scratch_dir / "baseline"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(baseline), args.baseline_ref], cwd=ROOT,
+                       check=True)
+        try:
+            folder, one = str(scratch_dir / "photos"), [str(scratch_dir / "photos" / "000.jpg")]
+            codes = {"baseline": baseline, "new": ROOT}
+            runs: dict[str, dict[str, list[float]]] = {name: {"folder_s": [], "cold_s": []} for name in codes}
+            for round_index in range(args.rounds):
+                order = list(codes) if round_index % 2 == 0 else list(reversed(codes))
+                for name in order:
+                    runs[name]["folder_s"].append(timed_detect(codes[name], [folder]))
+                    runs[name]["cold_s"].append(timed_detect(codes[name], one))
+                print(f"round {round_index + 1}/{args.rounds}: " + ", ".join(
+                    f"{n} {runs[n]['folder_s'][-1]:.1f} s folder, {runs[n]['cold_s'][-1]:.2f} s one" for n in codes))
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, check=False)
+    summary = {name: {"images_per_s": round(args.images / statistics.median(r["folder_s"]), 2),
+                      "cold_start_s": round(statistics.median(r["cold_s"]), 3),
+                      "folder_seconds": [round(s, 2) for s in r["folder_s"]],
+                      "cold_start_seconds": [round(s, 3) for s in r["cold_s"]]} for name, r in runs.items()}
     result = {
-        **{k: round(v, 1) for k, v in rates.items()},
-        **{f"cold_start_s_{k}": round(v, 2) for k, v in starts.items()},
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "model": str(args.model) if args.model else "stand-in (default architecture)",
-        "target": "cold start for one image < 2 s on CPU",
+        "photos": what, "images": args.images, "rounds": args.rounds, "baseline_ref": args.baseline_ref,
+        "cpu_count": os.cpu_count(), **summary,
+        "speedup_folder": round(summary["new"]["images_per_s"] / summary["baseline"]["images_per_s"], 2),
+        "targets": {"images_per_s": ">= 5", "cold_start_s": "< 2"},
     }
-    print_measures(result)
+    print(f"{'':10s} {'img/s (folder)':>15s} {'cold start s':>13s}")
+    for name in codes:
+        print(f"{name:10s} {summary[name]['images_per_s']:15.2f} {summary[name]['cold_start_s']:13.3f}")
+    print(f"speed-up on the folder: {result['speedup_folder']}x")
     save_results(RESULTS, result)
 
 

@@ -76,7 +76,7 @@ def _c2pa_summary(report: Any) -> dict[str, Any]:
     if not report.signature_valid or (report.data_hash == "mismatch" and report.manifest != "store"):
         status = "tampered"
     else:
-        status = "trusted" if report.signer_trusted else "valid"
+        status = "trusted" if report.signer_trusted else "untrusted"
     info = report.synthface or {}
     return {
         "status": status,

@@ -26,10 +26,10 @@ import numpy as np
 from detectors.analysis import NO_FACE, FaceAnalysis, FaceScorer, analyse_images
 from detectors.chain import CONDITIONS, apply_condition
 from detectors.scoring import LIKELY_SYNTHETIC, NO_EVIDENCE, UNCERTAIN, DetectorHeads
+from synthface.hub.publish import EVALUATION_TABLE
 from synthface.io_utils import write_text_atomic
 
 EVALUATION_FILE = "evaluation.json"
-EVALUATION_TABLE = "evaluation.md"
 
 
 @dataclass

@@ -309,7 +309,7 @@ def train_detector(config: TrainDetectorConfig, resume: bool = False,
     from synthface.training.checkpoint import (
         checkpoint_path,
         latest_checkpoint,
-        load_state,
+        load_newest_state,
         prune_checkpoints,
         save_state,
     )
@@ -320,13 +320,14 @@ def train_detector(config: TrainDetectorConfig, resume: bool = False,
     if newest is not None and not resume:
         raise SynthfaceError(f"{out} already holds a detector run; pass --resume to continue it or choose "
                              "a new --out")
+    restored = load_newest_state(out) if newest is not None else None
     data = data or load_training_data(config)
     torch.manual_seed(config.seed)
-    model = _model_from(config, data) if newest is not None else _start_model(config, data)
+    model = _model_from(config, data) if restored is not None else _start_model(config, data)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     step = 0
-    if newest is not None:
-        state = load_state(newest)
+    if restored is not None:
+        newest, state = restored
         try:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])

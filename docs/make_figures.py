@@ -4,8 +4,9 @@ What it does, with the package's own commands (so the README shows what a user g
 1. `synthface generate-personas --count 16` with the bundled generator into a temporary folder;
 2. a gallery of those personas (face, name) -> docs/personas-gallery.png;
 3. `synthface detect` on one signed persona, the same persona re-encoded as JPEG with its
-   metadata stripped (what a profile-picture upload does), and real photos held out from
-   the detector's training -> docs/detect-example.txt;
+   metadata stripped (what a profile-picture upload does), another persona enlarged 2x and saved
+   as JPEG q75 (which loses the watermark, so the classifier decides), real photos held out from
+   the detector's training, and one of them enlarged to 1024 px -> docs/detect-example.txt;
 4. `synthface detect --json` on `--held-out` more held-out real photos (half LFW, half CelebA
    test), counting false positives -> docs/detect-held-out-reals.json.
 
@@ -85,8 +86,16 @@ def main() -> None:
         signed.write_bytes(rows[0]["image"]["bytes"])
         stripped = work / "persona-stripped.jpg"
         Image.open(signed).convert("RGB").save(stripped, quality=85)  # PIL writes no C2PA, no metadata
+        enlarged = work / "persona-2x-q75.jpg"
+        with Image.open(io.BytesIO(rows[1]["image"]["bytes"])) as face:
+            face.convert("RGB").resize((2 * face.width, 2 * face.height), Image.BICUBIC).save(enlarged, quality=75)
         reals = held_out_reals(args.faces, max(args.real, args.held_out)) if args.faces.is_dir() else []
-        inputs = [str(signed), str(stripped), *map(str, reals[: args.real])]
+        inputs = [str(signed), str(stripped), str(enlarged), *map(str, reals[: args.real])]
+        if reals:
+            large = work / f"{reals[0].stem}-1024px.jpg"
+            with Image.open(reals[0]) as photo:
+                photo.convert("RGB").resize((1024, 1024), Image.LANCZOS).save(large, quality=92)
+            inputs.append(str(large))
         table = _run(["detect", *inputs], home)
         lines = _run(["detect", "--json", *map(str, reals)], home).splitlines()
     table = table.replace(str(work) + "/", "").replace(str(args.faces) + "/", "faces/")

@@ -1,10 +1,11 @@
 """Self-describing models: config.json + model.safetensors, from a folder or the Hub.
 
 huggingface_hub's `PyTorchModelHubMixin` does the work (config capture from the
-constructor, safetensors, Hub download). This subclass only keeps local loads
-quiet: the mixin prints a line to stdout for local folders, which would corrupt
-the JSON that `synthface detect --json` writes, and gives saved weights the usual file
-mode: safetensors (0.8) creates its files 0600, so a model trained on a shared server
+constructor, safetensors, Hub download). This subclass loads strictly (a weights
+file that lacks a tensor the config calls for, or holds one it does not, is an error,
+never a model left with random weights), keeps local loads quiet (the mixin prints a
+line to stdout for local folders, which would corrupt the JSON that `synthface detect
+--json` writes) and gives saved weights the usual file mode: safetensors (0.8) creates its files 0600, so a model trained on a shared server
 would otherwise be unreadable to everyone but its trainer.
 """
 
@@ -29,7 +30,7 @@ class SelfDescribingModel(PyTorchModelHubMixin):
 
     @classmethod
     def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only,
-                         token, map_location: str = "cpu", strict: bool = False, **model_kwargs):
+                         token, map_location: str = "cpu", strict: bool = True, **model_kwargs):
         if os.path.isdir(model_id):
             model = cls(**model_kwargs)
             weights = os.path.join(model_id, constants.SAFETENSORS_SINGLE_FILE)

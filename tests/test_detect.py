@@ -17,8 +17,10 @@ from typer.testing import CliRunner
 from detectors.commands import register
 from detectors.detect import (
     NO_EVIDENCE,
+    NO_FACE,
     SIGNED,
     TAMPERED,
+    UNCERTAIN,
     WATERMARK,
     DetectPipeline,
 )
@@ -38,38 +40,46 @@ DETECTION_KEYS = {"path", "verdict", "synthetic", "reasons", "c2pa", "watermark"
 pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
-def _face_like(size: int, seed: int) -> np.ndarray:
-    """A smooth, face-like test image with sensor-like grain (no photo needed)."""
-    yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
-    blob = np.exp(-(((xx - 0.5) / 0.25) ** 2 + ((yy - 0.45) / 0.3) ** 2))
-    rgb = np.stack([120 + 100 * blob, 90 + 80 * blob + 20 * yy, 70 + 60 * blob + 30 * xx], axis=-1)
-    noise = np.random.default_rng(seed).normal(0, 4, rgb.shape)
-    return np.clip(rgb + noise, 0, 255).astype(np.uint8)
+@pytest.fixture(scope="module")
+def faces() -> np.ndarray:
+    """Ten faces of the bundled generator, enlarged to 128 px (no photo needed; dlib finds each)."""
+    import torch
+
+    from synthface.generator.images import to_uint8
+    from synthface.generator.sampling import load_generator
+    from synthface.generator.seeds import z_from_seeds
+    from synthface.pretrained import default_generator_spec
+
+    generator = load_generator(default_generator_spec())
+    with torch.no_grad():
+        small = to_uint8(generator(z_from_seeds(list(range(10)), generator.z_dim), psi=0.5))
+    return np.stack([np.asarray(Image.fromarray(face).resize((128, 128), Image.Resampling.LANCZOS))
+                     for face in small])
 
 
 @pytest.fixture(scope="module")
-def signed(key_dir: Path):
+def signed(key_dir: Path, faces: np.ndarray):
     identity = load_signing_identity(key_dir=key_dir)
     assertion = generation_assertion(generator_id="synthface/test-gen", checkpoint_sha256="cd" * 32, seed=11,
                                      psi=0.7, persona_id="persona-11")
-    return mark_and_sign(_face_like(96, 1), identity, assertion, Payload(image_id_from("persona-11"),
-                                                                        identity.key_id))
+    return mark_and_sign(faces[1], identity, assertion, Payload(image_id_from("persona-11"), identity.key_id))
 
 
 @pytest.fixture(scope="module")
 def constant_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny fitted detector whose combined probability is sigmoid(2) = 0.88 for every image.
+    """A tiny fitted detector whose probability is sigmoid(2) = 0.88 for every face, with thresholds
+    0.5 and 0.8 (so: likely synthetic) and every image familiar.
 
     The learning itself is tested in test_detector.py; here only the plumbing matters, so the
     output must be known in advance.
     """
     from detectors.calibration import PlattCalibrator
     from detectors.model import SynthDetector
+    from detectors.scoring import DetectorHeads
 
-    model = SynthDetector(widths=[4, 4], strides=[1, 2], spectral_bins=8)
-    head = {"mean": np.zeros(16, np.float32), "scale": np.ones(16, np.float32),
-            "coef": np.zeros(16, np.float32), "intercept": np.zeros(1, np.float32)}
-    model.set_heads(head, PlattCalibrator(1.0, 0.0), PlattCalibrator(1.0, 0.0), (0.0, 0.0, 2.0))
+    model = SynthDetector(widths=[4, 4], strides=[1, 2])
+    model.set_heads(DetectorHeads(PlattCalibrator(0.0, 2.0), 0.5, 0.8, 0.01, np.zeros(4), np.zeros((4, 4)),
+                                  float("inf")))
     folder = tmp_path_factory.mktemp("model")
     model.save_pretrained(str(folder))
     return folder
@@ -148,6 +158,15 @@ def test_reencoded_signed_image_is_found_through_the_watermark(signed, key_dir, 
     assert alone["c2pa"]["status"] == "absent"
 
 
+def test_a_valid_signature_from_an_untrusted_signer_says_untrusted(signed, tmp_path) -> None:
+    """As `synthface verify` does: a valid signature proves nothing about who signed it."""
+    path = signed.write(tmp_path / "face.png")
+    (line,) = _json_lines(_cli([str(path), "--json", "--no-classifier"]).stdout)
+    assert line["c2pa"]["status"] == "untrusted" and line["c2pa"]["signature_valid"] is True
+    assert line["verdict"] == SIGNED and "(NOT trusted)" in line["reasons"][0]
+    assert "untrusted" in _cli([str(path), "--no-classifier"]).stdout
+
+
 def test_fail_on_synthetic_sets_exit_status_1(signed, key_dir, tmp_path) -> None:
     path = signed.write(tmp_path / "face.png")
     assert _cli([str(path), "--key-dir", str(key_dir)]).exit_code == 0
@@ -156,23 +175,35 @@ def test_fail_on_synthetic_sets_exit_status_1(signed, key_dir, tmp_path) -> None
     assert bad.exit_code == 2 and "--fail-on" in bad.output
 
 
-def test_unsigned_image_goes_to_the_classifier_with_its_threshold(tmp_path, constant_model) -> None:
+def test_unsigned_image_goes_to_the_classifier_with_its_threshold(tmp_path, constant_model, faces) -> None:
     photo = tmp_path / "photo.png"
-    Image.fromarray(_face_like(80, 2)).save(photo)
+    Image.fromarray(faces[2]).save(photo)
     (line,) = _json_lines(_cli([str(photo), "--json", "--model", str(constant_model)]).stdout)
-    assert line["verdict"] == "likely synthetic (classifier p=0.88)"
+    assert line["verdict"] == "likely synthetic (classifier p=0.88)" and line["synthetic"] is True
     assert line["classifier"]["probability"] == pytest.approx(0.8808, abs=1e-3)
     assert line["classifier"]["model"] == str(constant_model)
-    assert line["classifier"]["scored_side"] == 80  # at or under the working side: native only
+    assert line["classifier"]["threshold_synthetic"] == 0.8 and line["classifier"]["threshold_real"] == 0.5
+    assert line["classifier"]["faces"] == 1 and 40 < line["classifier"]["face_side"] < 128
     (strict,) = _json_lines(_cli([str(photo), "--json", "--model", str(constant_model),
                                   "--threshold", "0.95"]).stdout)
-    assert strict["verdict"] == NO_EVIDENCE and strict["synthetic"] is False
+    assert strict["verdict"] == UNCERTAIN and strict["synthetic"] is None
+    assert strict["classifier"]["threshold_synthetic"] == 0.95
+    assert "between 0.50 and 0.95" in strict["reasons"][-1]
 
 
-def test_json_schema_of_every_line(signed, key_dir, tmp_path, constant_model) -> None:
+def test_an_image_without_a_face_gets_no_probability(tmp_path, constant_model) -> None:
+    landscape = tmp_path / "landscape.png"
+    Image.new("RGB", (300, 200), (90, 140, 200)).save(landscape)
+    result = _cli([str(landscape), "--json", "--model", str(constant_model)])
+    (line,) = _json_lines(result.stdout)
+    assert result.exit_code == 0 and line["verdict"] == NO_FACE and line["synthetic"] is None
+    assert line["classifier"]["faces"] == 0 and "probability" not in line["classifier"]
+
+
+def test_json_schema_of_every_line(signed, key_dir, tmp_path, constant_model, faces) -> None:
     signed.write(tmp_path / "in" / "a_signed.png")
-    Image.fromarray(_face_like(64, 3)).save(tmp_path / "in" / "b_plain.png")
-    Image.fromarray(_face_like(64, 4)).save(tmp_path / "in" / "c_plain.webp")
+    Image.fromarray(faces[3]).save(tmp_path / "in" / "b_plain.png")
+    Image.fromarray(faces[4]).save(tmp_path / "in" / "c_plain.webp")
     result = _cli([str(tmp_path / "in"), "--json", "--model", str(constant_model), "--key-dir", str(key_dir)])
     lines = _json_lines(result.stdout)
     assert [Path(line["path"]).name for line in lines] == ["a_signed.png", "b_plain.png", "c_plain.webp"]
@@ -180,19 +211,21 @@ def test_json_schema_of_every_line(signed, key_dir, tmp_path, constant_model) ->
         assert set(line) == DETECTION_KEYS
         assert isinstance(line["verdict"], str) and isinstance(line["reasons"], list) and line["reasons"]
         assert isinstance(line["synthetic"], bool) and line["error"] is None
-        assert line["c2pa"]["status"] in {"absent", "valid", "trusted", "tampered", "unsupported format"}
+        assert line["c2pa"]["status"] in {"absent", "untrusted", "trusted", "tampered", "unsupported format"}
         assert set(line["watermark"]) <= {"found", "payload", "matches"}
         if line["classifier"] is not None:
-            assert set(line["classifier"]) == {"probability", "cnn", "spectral", "threshold", "scored_side", "model"}
+            assert set(line["classifier"]) == {"outcome", "reason", "faces", "probability", "distance", "face_box",
+                                               "face_side", "threshold_real", "threshold_synthetic", "target_fpr",
+                                               "ood_limit", "model"}
             assert 0.0 <= line["classifier"]["probability"] <= 1.0
     assert lines[0]["classifier"] is None and lines[1]["classifier"] is not None
     assert lines[2]["c2pa"]["status"] == "unsupported format" and lines[2]["classifier"] is not None
     assert "3 inputs" in result.stderr
 
 
-def test_corrupt_and_missing_files_are_reported_and_the_batch_goes_on(tmp_path, constant_model) -> None:
+def test_corrupt_and_missing_files_are_reported_and_the_batch_goes_on(tmp_path, constant_model, faces) -> None:
     good = tmp_path / "good.png"
-    Image.fromarray(_face_like(64, 5)).save(good)
+    Image.fromarray(faces[5]).save(good)
     truncated = tmp_path / "truncated.png"
     truncated.write_bytes(good.read_bytes()[:200])
     garbage = tmp_path / "garbage.jpg"
@@ -216,23 +249,23 @@ def test_corrupt_and_missing_files_are_reported_and_the_batch_goes_on(tmp_path, 
     assert f"error: {truncated}:" in as_json.stderr
 
 
-def test_without_a_model_the_bundled_detector_classifies(tmp_path) -> None:
+def test_without_a_model_the_bundled_detector_classifies(tmp_path, faces) -> None:
     from synthface.pretrained import DEFAULT_DETECTOR_DIR
 
     photo = tmp_path / "photo.png"
-    Image.fromarray(_face_like(64, 6)).save(photo)
+    Image.fromarray(faces[6]).save(photo)
     result = _cli([str(photo), "--json"])
     (line,) = _json_lines(result.stdout)
     assert result.exit_code == 0 and line["classifier"]["model"] == str(DEFAULT_DETECTOR_DIR)
     assert 0.0 <= line["classifier"]["probability"] <= 1.0
 
 
-def test_with_no_detector_at_all_images_without_provenance_are_not_classified(tmp_path, monkeypatch) -> None:
+def test_with_no_detector_at_all_images_without_provenance_are_not_classified(tmp_path, monkeypatch, faces) -> None:
     import synthface.pretrained
 
     monkeypatch.setattr(synthface.pretrained, "DEFAULT_DETECTOR_DIR", tmp_path / "no-bundled-detector")
     photo = tmp_path / "photo.png"
-    Image.fromarray(_face_like(64, 6)).save(photo)
+    Image.fromarray(faces[6]).save(photo)
     result = _cli([str(photo), "--json"])
     (line,) = _json_lines(result.stdout)
     assert result.exit_code == 0
@@ -240,17 +273,17 @@ def test_with_no_detector_at_all_images_without_provenance_are_not_classified(tm
     assert "no detector model" in result.stderr
 
 
-def test_bad_model_and_threshold_give_one_line_errors(tmp_path) -> None:
+def test_bad_model_and_threshold_give_one_line_errors(tmp_path, faces) -> None:
     photo = tmp_path / "photo.png"
-    Image.fromarray(_face_like(64, 7)).save(photo)
+    Image.fromarray(faces[7]).save(photo)
     missing = _cli([str(photo), "--model", str(tmp_path / "no-model")])
     assert missing.exit_code == 2 and "no-model" in missing.stderr and "Traceback" not in missing.output
     assert _cli([str(photo), "--threshold", "1.5"]).exit_code == 2
 
 
-def test_a_model_that_cannot_load_stops_the_run_with_one_line(tmp_path) -> None:
+def test_a_model_that_cannot_load_stops_the_run_with_one_line(tmp_path, faces) -> None:
     photo = tmp_path / "photo.png"
-    Image.fromarray(_face_like(64, 8)).save(photo)
+    Image.fromarray(faces[8]).save(photo)
     not_a_model = tmp_path / "empty-model"
     not_a_model.mkdir()
     result = _cli([str(photo), "--model", str(not_a_model)])
@@ -258,14 +291,14 @@ def test_a_model_that_cannot_load_stops_the_run_with_one_line(tmp_path) -> None:
     assert "is not a detector folder" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_model_from_the_hub_by_repo_id(hub_server, tmp_path, constant_model) -> None:
+def test_model_from_the_hub_by_repo_id(hub_server, tmp_path, constant_model, faces) -> None:
     from huggingface_hub import HfApi
 
     api = HfApi()
     api.create_repo("user/detector", exist_ok=True)
     api.upload_folder(folder_path=constant_model, repo_id="user/detector", commit_message="detector")
     photo = tmp_path / "photo.png"
-    Image.fromarray(_face_like(64, 9)).save(photo)
+    Image.fromarray(faces[9]).save(photo)
     (line,) = _json_lines(_cli([str(photo), "--json", "--model", "user/detector"]).stdout)
     assert line["verdict"] == "likely synthetic (classifier p=0.88)"
     assert line["classifier"]["model"] == "user/detector"

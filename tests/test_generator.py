@@ -121,6 +121,23 @@ def test_save_and_load_round_trip(tmp_path) -> None:
         torch.testing.assert_close(loaded(z, psi=0.7), G(z, psi=0.7), rtol=0, atol=0)
 
 
+def test_weights_missing_tensors_are_refused_not_left_random(tmp_path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from synthface.generator.sampling import load_generator
+
+    Generator(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=32
+              ).save_pretrained(str(tmp_path / "gen"))
+    weights = tmp_path / "gen" / "model.safetensors"
+    tensors = load_file(str(weights))
+    save_file({k: v for k, v in tensors.items() if "synthesis" not in k}, str(weights))
+    with pytest.raises(SynthfaceError, match="cannot load generator"):
+        load_generator(tmp_path / "gen")
+    save_file({**tensors, "extra.weight": torch.zeros(2)}, str(weights))
+    with pytest.raises(SynthfaceError, match="cannot load generator"):
+        load_generator(tmp_path / "gen")
+
+
 def test_saved_weights_get_the_usual_file_mode_not_0600(tmp_path) -> None:
     """safetensors creates its files 0600; a model saved on a shared server must be readable like config.json."""
     tiny_generator().save_pretrained(tmp_path / "g")

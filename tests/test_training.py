@@ -80,6 +80,40 @@ def test_resume_reproduces_the_uninterrupted_run_step_for_step(blobs: Path, tmp_
     assert sorted(p.name for p in (straight / "generators").iterdir()) == ["kimg-000000.024", "kimg-000000.048"]
 
 
+def test_resume_of_a_copied_run_trains_the_copy_and_leaves_the_original_alone(blobs: Path, tmp_path: Path) -> None:
+    import shutil
+
+    torch.set_num_threads(1)
+    original = tmp_path / "original"
+    train(tiny_config(blobs, original, kimg=0.024))
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    before = sorted(str(p.relative_to(original)) for p in original.rglob("*"))
+    train(tiny_config(blobs, copy, kimg=0.048), resume=True)
+    assert sorted(str(p.relative_to(original)) for p in original.rglob("*")) == before  # untouched
+    assert ckpt.latest_checkpoint(copy).name == "checkpoint-000000048.safetensors"
+    assert TrainConfig.load(copy / "train_config.json").out == str(copy)
+    moved = tmp_path / "moved"
+    shutil.move(str(original), moved)  # the folder it was started in no longer exists
+    train(tiny_config(blobs, moved, kimg=0.048), resume=True)
+    assert not original.exists() and ckpt.latest_checkpoint(moved).name == "checkpoint-000000048.safetensors"
+
+
+def test_resume_falls_back_to_the_newest_readable_checkpoint(blobs: Path, tmp_path: Path, caplog) -> None:
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    train(tiny_config(blobs, run, kimg=0.048, snapshot_kimg=0.016))
+    kept = ckpt.list_checkpoints(run)
+    assert [p.name for p in kept][-2:] == ["checkpoint-000000032.safetensors", "checkpoint-000000048.safetensors"]
+    kept[-1].write_bytes(kept[-1].read_bytes()[:300])  # a kill mid-copy: the newest is truncated
+    resumed = train(tiny_config(blobs, run, kimg=0.064, snapshot_kimg=0.016), resume=True)
+    assert resumed.images_seen == 64 and "resuming from an older checkpoint" in caplog.text
+    for path in ckpt.list_checkpoints(run):
+        path.write_bytes(b"not a checkpoint")
+    with pytest.raises(SynthfaceError, match="none of the .* checkpoints"):
+        train(tiny_config(blobs, run, kimg=0.08, snapshot_kimg=0.016), resume=True)
+
+
 def test_resume_drops_metrics_logged_after_the_checkpoint(blobs: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     train(tiny_config(blobs, run, kimg=0.024))

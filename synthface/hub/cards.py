@@ -68,6 +68,7 @@ def render_model_card(
     guard: Mapping[str, Any] | None = None,
     sample_grid: str | None = None,
     discriminator: bool = False,
+    evaluation_table: str | None = None,
 ) -> str:
     """README.md text (YAML metadata + body) for a `kind` in {"generator", "detector"} model.
 
@@ -76,7 +77,8 @@ def render_model_card(
     `TRAINING_DATA`; `repo_id` fills the usage examples; `guard` is the memorisation guard's
     info (`MemorisationGuard.info` plus its threshold) when one ships with the model;
     `sample_grid` a PNG beside the card to show; `discriminator`: the folder carries the generator's
-    discriminator, so the card says how to fine-tune from it.
+    discriminator, so the card says how to fine-tune from it; `evaluation_table`: a detector's
+    per-source table (`eval-detector --save-to-model` writes it beside the weights).
     """
     if kind not in KINDS:
         raise SynthfaceError(f"unknown model card kind {kind!r}: use one of {', '.join(KINDS)}")
@@ -112,5 +114,8 @@ def render_model_card(
         guard=dict(guard) if guard else None,
         sample_grid=sample_grid,
         discriminator=discriminator,
+        evaluation_table=evaluation_table,
+        training_sources=config.get("training_sources") or {},
+        working_size=config.get("working_size"),
     )
     return str(card)

@@ -113,6 +113,7 @@ def _ensure_model_card(folder: Path, config: dict, repo_id: str) -> None:
 
 
 SAMPLE_GRID = "samples.png"  # shown in the card when present (`synthface sample --out FOLDER/samples.png`)
+EVALUATION_TABLE = "evaluation.md"  # a detector's per-source table (`eval-detector --save-to-model`)
 
 
 def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> Path:
@@ -140,9 +141,11 @@ def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> 
         loaded = load_guard(folder)
         guard = None if loaded is None else {**loaded.info, "threshold": loaded.threshold}
     grid = SAMPLE_GRID if (folder / SAMPLE_GRID).is_file() else None
+    table = folder / EVALUATION_TABLE
     card = render_model_card(kind, config, metrics, repo_id=repo_id, training_data=training_data, guard=guard,
                              sample_grid=grid,
-                             discriminator=(folder / DISCRIMINATOR_FOLDER / "model.safetensors").is_file())
+                             discriminator=(folder / DISCRIMINATOR_FOLDER / "model.safetensors").is_file(),
+                             evaluation_table=table.read_text(encoding="utf-8") if table.is_file() else None)
     readme = folder / "README.md"
     write_text_atomic(readme, card)
     return readme

@@ -10,6 +10,7 @@ written atomically; only the newest `keep` checkpoints are kept.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from safetensors.torch import save_file
 
 from synthface.errors import SynthfaceError
 from synthface.io_utils import atomic_path
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d{9})\.safetensors$")
 _TENSOR_REF = "__tensor__"
@@ -93,6 +96,24 @@ def list_checkpoints(run_dir: str | Path) -> list[Path]:
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
     found = list_checkpoints(run_dir)
     return found[-1] if found else None
+
+
+def load_newest_state(run_dir: str | Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint that can be read, and its state; None when the run has none.
+
+    A newer file that cannot be read (a kill mid-copy, a full disk, a damaged file) is reported
+    and skipped, so a resume loses at most one more checkpoint interval instead of stopping.
+    """
+    found = list_checkpoints(run_dir)
+    for path in reversed(found):
+        try:
+            return path, load_state(path)
+        except SynthfaceError as exc:
+            log.warning("%s; resuming from an older checkpoint", exc)
+    if found:
+        raise SynthfaceError(f"none of the {len(found)} checkpoints in {Path(run_dir) / 'checkpoints'} can be "
+                             "read; start the run again without --resume in a new --out")
+    return None
 
 
 def prune_checkpoints(run_dir: str | Path, keep: int) -> None:

@@ -176,8 +176,7 @@ class Trainer:
             "data_rng": self.data_rng.get_state(),
         }
 
-    def restore(self, path: Path) -> None:
-        state = ckpt.load_state(path)
+    def restore(self, state: dict) -> None:
         self.objective.load_state_dict(state["objective"])
         self.images_seen = int(state["images_seen"])
         self.step_index = int(state["step_index"])
@@ -293,12 +292,12 @@ class Trainer:
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.run_dir / "train_config.json"
-        latest = ckpt.latest_checkpoint(self.run_dir)
         if self.resume:
-            if latest is None:
+            newest = ckpt.load_newest_state(self.run_dir)
+            if newest is None:
                 raise SynthfaceError(f"no checkpoint to resume in {self.run_dir}/checkpoints; start without --resume")
-            self.restore(latest)
-        elif latest is not None:
+            self.restore(newest[1])
+        elif ckpt.latest_checkpoint(self.run_dir) is not None:
             raise SynthfaceError(
                 f"{self.run_dir} already holds checkpoints: pass --resume to continue it or pick a new --out"
             )
@@ -381,5 +380,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
             saved.precision = config.precision
         elif saved.precision is None:
             saved.precision = "bf16" if saved.device != "cpu" and torch.cuda.is_available() else "fp32"
+        # The run goes on where it is now (a copied or moved run folder), never where it was started.
+        saved.out = config.out
         config = saved
     return Trainer(config, resume=resume).run()
