@@ -236,6 +236,9 @@ class DetectPipeline:
         return detection
 
     def _detect_into(self, source: bytes | Path, detection: Detection) -> None:
+        import numpy as np
+
+        from synthface.data import load_image
         from synthface.provenance.imageio import sniff_format
 
         try:
@@ -246,10 +249,12 @@ class DetectPipeline:
                     head = handle.read(16)
         except OSError as exc:
             raise SynthfaceError(f"cannot read it ({exc.strerror or exc})") from None
+        image = load_image(source, name=detection.path)  # decoded once, for every layer
         if sniff_format(head) is not None:
             from synthface.provenance.verify import verify_image
 
-            report = verify_image(source, self.trust_anchors, self.store, name=detection.path)
+            report = verify_image(source, self.trust_anchors, self.store, name=detection.path,
+                                  pixels=np.asarray(image))
             if report.error:
                 raise SynthfaceError(report.error)
             if provenance_verdict(report, detection):
@@ -257,9 +262,9 @@ class DetectPipeline:
         else:
             detection.c2pa = {"status": "unsupported format"}
             detection.reasons.append("C2PA and watermark checked only in PNG and JPEG files")
-        self._classify(source, detection)
+        self._classify(image, detection)
 
-    def _classify(self, source: bytes | Path, detection: Detection) -> None:
+    def _classify(self, image: Any, detection: Detection) -> None:
         if not self.use_classifier:
             return
         if self.model_spec is None:
@@ -271,9 +276,7 @@ class DetectPipeline:
         from detectors.analysis import analyse_images
         from detectors.scoring import LIKELY_SYNTHETIC
         from detectors.scoring import UNCERTAIN as IN_DOUBT
-        from synthface.data import load_image
 
-        image = load_image(source, name=detection.path)
         model = self.model()
         heads = model.heads
         if self.threshold is not None:

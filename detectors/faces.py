@@ -120,7 +120,8 @@ def _faces_at(image: Image.Image, pixels: np.ndarray, side: int) -> list[Face]:
     detector, predictor = _dlib_models()
     scale = _detection_scale(image.width, image.height, side)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    small = np.asarray(image.resize(size, Image.Resampling.BILINEAR) if size != image.size else image)
+    small = np.asarray(image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+                       if size != image.size else image)
     boxes, scores, _ = detector.run(np.ascontiguousarray(small), 0, 0.0)
     faces = []
     for rect, score in zip(boxes, scores, strict=True):

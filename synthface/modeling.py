@@ -5,8 +5,9 @@ constructor, safetensors, Hub download). This subclass loads strictly (a weights
 file that lacks a tensor the config calls for, or holds one it does not, is an error,
 never a model left with random weights), keeps local loads quiet (the mixin prints a
 line to stdout for local folders, which would corrupt the JSON that `synthface detect
---json` writes) and gives saved weights the usual file mode: safetensors (0.8) creates its files 0600, so a model trained on a shared server
-would otherwise be unreadable to everyone but its trainer.
+--json` writes) and gives saved weights the usual file mode: safetensors (0.8) creates
+its files 0600, so a model trained on a shared server would otherwise be unreadable to
+everyone but its trainer.
 """
 
 from __future__ import annotations

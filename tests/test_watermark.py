@@ -106,3 +106,29 @@ def test_real_photos_decode_to_no_watermark(few_face_files: list[Path]) -> None:
         image = np.asarray(Image.open(path).convert("RGB"))
         assert decode_watermark(image).payload is None, path
         assert decode_watermark(_face(path, 64)).payload is None, path
+
+
+def test_a_persona_enlarged_and_recompressed_keeps_its_mark() -> None:
+    """Profile pictures get enlarged: a 64 px persona shown at 96, 128, 192 or 1024 px (and then
+    saved as JPEG q75) is read back at 64 px, where it was marked; a different payload is never read."""
+    import torch
+
+    from synthface.generator.images import to_uint8
+    from synthface.generator.sampling import load_generator
+    from synthface.generator.seeds import z_from_seeds
+    from synthface.pretrained import default_generator_spec
+
+    generator = load_generator(default_generator_spec())
+    with torch.no_grad():
+        faces = to_uint8(generator(z_from_seeds(list(range(8)), generator.z_dim), psi=0.7))
+    for index, face in enumerate(faces):
+        payload = Payload(5000 + index, 42)
+        marked = Image.fromarray(embed_watermark(face, payload))
+        for side in (96, 128, 192, 1024):
+            enlarged = np.asarray(marked.resize((side, side), Image.Resampling.BICUBIC))
+            for version in (enlarged, _jpeg(enlarged, 75)):
+                reading = decode_watermark(version)
+                assert reading.payload == payload, (index, side)
+    unmarked = np.asarray(Image.fromarray(faces[0]).resize((1024, 1024), Image.Resampling.BICUBIC))
+    assert not decode_watermark(unmarked).found
+    assert not decode_watermark(np.zeros((3000, 2000, 3), np.uint8)).found  # large, not square: no read, no error

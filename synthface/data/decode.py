@@ -21,6 +21,10 @@ from synthface.errors import SynthfaceError
 # Pillow's own default (about 9459 x 9459 pixels). A larger image is refused: decoding it
 # would cost gigabytes of memory, and no face photo is that big.
 MAX_IMAGE_PIXELS = 89_478_485
+# A JPEG above this many pixels is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, Pillow's
+# draft mode): an 8000x8000 camera JPEG then costs 4000x4000 px of memory and time, and nothing
+# synthface does with a photo (face finding, a 64 px face view, a watermark) needs more.
+MAX_DECODED_PIXELS = 16_000_000
 
 _WHITE = (255, 255, 255)
 
@@ -44,6 +48,11 @@ def _name_of(source: str | Path | bytes, name: str | None) -> str:
 
 def _open(source: str | Path | bytes, name: str) -> Image.Image:
     """Open lazily (header only), refusing bombs before any pixel is decoded."""
+    if not isinstance(source, (bytes, bytearray, memoryview)):
+        path = Path(source)
+        if path.exists() and not path.is_dir() and not path.is_file():
+            # A FIFO, socket or device would block or never end; only regular files are images.
+            raise ImageReadError(name, "not a regular file (a pipe, socket or device); pass an image file")
     try:
         with warnings.catch_warnings():
             # The size check below refuses (with a clear reason) what Pillow would only warn about.
@@ -147,6 +156,9 @@ def decode_image(source: str | Path | bytes, channels: int = 3, name: str | None
             warnings.simplefilter("ignore")
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)  # animated GIF/WebP/TIFF: the first frame is the picture
+            if image.format == "JPEG" and image.width * image.height > MAX_DECODED_PIXELS:
+                factor = (MAX_DECODED_PIXELS / (image.width * image.height)) ** 0.5
+                image.draft("RGB", (int(image.width * factor), int(image.height * factor)))
             image.load()
             try:
                 upright = ImageOps.exif_transpose(image)

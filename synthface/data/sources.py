@@ -66,7 +66,11 @@ def _scan_images(root: Path) -> list[tuple[str, str]]:
         for filename in filenames:
             if filename.startswith(".") or os.path.splitext(filename)[1].lower() not in IMAGE_EXTENSIONS:
                 continue
-            found.append((prefix + filename, os.path.join(dirpath, filename)))
+            path = os.path.join(dirpath, filename)
+            if not os.path.isfile(path):  # a FIFO, socket, device, or a broken or looping symlink
+                log.warning("skipped %s: not a regular file", path)
+                continue
+            found.append((prefix + filename, path))
     found.sort(key=lambda item: item[0])
     return found
 
@@ -74,7 +78,8 @@ def _scan_images(root: Path) -> list[tuple[str, str]]:
 def list_image_files(folder: str | Path) -> list[Path]:
     """Every image file under `folder`, recursively, sorted by relative POSIX path.
 
-    Extensions are matched case-insensitively; hidden files and folders are ignored.
+    Extensions are matched case-insensitively; hidden files and folders are ignored, and so is
+    anything but a regular file (a FIFO would block the reader, a link loop has no content).
     Symlinked folders are not followed (a link loop must not hang the listing).
     """
     root = Path(folder)

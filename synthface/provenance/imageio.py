@@ -1,13 +1,13 @@
 """Image bytes in and out: format sniffing, safe decoding, one-shot encoding.
 
-Decoding is where bad input shows up (random bytes, truncation, absurd sizes, odd modes), so
-every failure here becomes one SynthfaceError line that names the input.
+Decoding is where bad input shows up (random bytes, truncation, absurd sizes, odd modes); it
+goes through the data pipeline's one decoder (`synthface.data.decode`), whose limits apply to
+every image synthface reads, and every failure becomes one SynthfaceError line naming the input.
 """
 
 from __future__ import annotations
 
 import io
-import warnings
 
 import numpy as np
 from PIL import Image
@@ -15,7 +15,6 @@ from PIL import Image
 from synthface.errors import SynthfaceError
 
 MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
-MAX_PIXELS = 64_000_000
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -28,23 +27,12 @@ def sniff_format(data: bytes) -> str | None:
 
 
 def decode_pixels(data: bytes, name: str) -> np.ndarray:
-    """Decode to uint8 RGB (HxWx3); raises SynthfaceError for corrupt/truncated/huge images."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.width * image.height > MAX_PIXELS:
-                raise SynthfaceError(f"{name} is {image.width}x{image.height} px, too large to check")
-            image.load()
-    except SynthfaceError:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise SynthfaceError(f"{name} is corrupt or truncated: the image data cannot be decoded") from None
-    if image.mode not in ("RGB", "L"):
-        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-    if image.mode == "RGBA":
-        image = image.convert("RGB")
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    """Decode to uint8 RGB (HxWx3) with the data pipeline's limits and modes
+    (`synthface.data.decode`); raises SynthfaceError naming `name` for corrupt, truncated or
+    oversized images."""
+    from synthface.data.decode import decode_image
+
+    return np.asarray(decode_image(data, channels=3, name=name), dtype=np.uint8)
 
 
 def encode_pixels(pixels: np.ndarray, fmt: str, *, jpeg_quality: int = 95) -> bytes:

@@ -61,8 +61,11 @@ def expand_inputs(args: list[str]) -> list[InputItem]:
                 items.append(InputItem(arg, None, "folder holds no image files or parquet shards"))
             for file in found:
                 items.extend(_file_items(str(file), file))
-        elif path.exists():
+        elif path.is_file():
             items.extend(_file_items(arg, path))
+        elif path.exists() or path.is_symlink():
+            items.append(InputItem(arg, None, "not a regular file (a pipe, socket, device or broken link); "
+                                              "pass an image file"))
         elif _GLOB_CHARS & set(arg):
             matches = sorted(glob.glob(os.path.expanduser(arg), recursive=True))
             files = [Path(m) for m in matches if Path(m).is_file()]

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from synthface.errors import SynthfaceError
 from synthface.provenance.imageio import MIME_TYPES, decode_pixels, sniff_format
 from synthface.provenance.manifest import (
@@ -182,21 +184,22 @@ def verify_image(
     trust_anchors: str = "",
     store: ManifestStore | None = None,
     name: str | None = None,
+    pixels: np.ndarray | None = None,
 ) -> VerificationReport:
     """Verify one image (bytes or a path). Never raises for bad input: the report's `error`
-    field says what went wrong, so a batch can go on past it."""
+    field says what went wrong, so a batch can go on past it. `pixels`: the image already
+    decoded (uint8 RGB), so a caller that needs them too decodes a large photo only once."""
     label = name or (str(source) if isinstance(source, (str, Path)) else "<bytes>")
     report = VerificationReport(source=label)
     try:
-        _verify_into(report, source, trust_anchors, store)
+        _verify_into(report, source, trust_anchors, store, pixels)
     except SynthfaceError as exc:
         report.error = str(exc)
     return report
 
 
-def _verify_into(
-    report: VerificationReport, source: bytes | str | Path, trust_anchors: str, store: ManifestStore | None
-) -> None:
+def _verify_into(report: VerificationReport, source: bytes | str | Path, trust_anchors: str,
+                 store: ManifestStore | None, pixels: np.ndarray | None) -> None:
     path = Path(source) if isinstance(source, (str, Path)) else None
     if path is not None:
         try:
@@ -213,7 +216,8 @@ def _verify_into(
     if fmt is None:
         raise SynthfaceError("unsupported format: only PNG and JPEG images can be verified")
     report.format = fmt
-    pixels = decode_pixels(data, "the image")
+    if pixels is None:
+        pixels = decode_pixels(data, report.source)
 
     try:
         reading = decode_watermark(pixels)
