@@ -507,3 +507,32 @@ def test_bomb_limit_applies_inside_a_batch(tmp_path, monkeypatch):
     prep_error = pytest.raises(SynthfaceError, match="none of the 3")
     with prep_error:
         _prepare(folder, 16, tmp_path, num_workers=1, use_cache=False)
+
+
+def test_odd_files_are_reported_not_waited_on(tmp_path):
+    """A FIFO named .png would block a reader forever and a symlink loop has no content: both are
+    left out of a folder (with a warning) and refused by name when given directly."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "good.jpg").write_bytes(_noise_jpeg(1))
+    os.mkfifo(folder / "pipe.png")
+    (folder / "loop_a.png").symlink_to(folder / "loop_b.png")
+    (folder / "loop_b.png").symlink_to(folder / "loop_a.png")
+    assert [p.name for p in list_image_files(folder)] == ["good.jpg"]
+    prep = _prepare(folder, 16, tmp_path)
+    assert prep.names == ["good.jpg"]
+    with pytest.raises(SynthfaceError, match="not a regular file"):
+        load_image(folder / "pipe.png")
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
+    from synthface.data.decode import MAX_DECODED_PIXELS
+
+    path = tmp_path / "large.jpg"
+    Image.new("RGB", (6000, 4000), (120, 80, 60)).save(path, quality=80)
+    image = load_image(path)
+    assert image.width * image.height <= MAX_DECODED_PIXELS and image.size == (3000, 2000)
+    header_only = tmp_path / "huge.png"
+    header_only.write_bytes(_png_header_only(30_000, 30_000))
+    with pytest.raises(SynthfaceError, match=r"too large \(900 Mpx > 89.5 Mpx limit\)"):
+        load_image(header_only)

@@ -68,7 +68,7 @@ def _open(source: str | Path | bytes, name: str) -> Image.Image:
     except PermissionError:
         raise ImageReadError(name, "permission denied") from None
     except Image.DecompressionBombError as exc:
-        raise ImageReadError(name, f"refused as a possible decompression bomb ({exc})") from None
+        raise ImageReadError(name, _too_large(exc)) from None
     except UnidentifiedImageError:
         raise ImageReadError(name, "not a recognised image format (corrupt or not an image)") from None
     except (OSError, ValueError, SyntaxError) as exc:
@@ -79,11 +79,22 @@ def _open(source: str | Path | bytes, name: str) -> Image.Image:
         raise ImageReadError(
             name,
             f"too large ({width}x{height} = {width * height / 1e6:.1f} Mpx > "
-            f"{MAX_IMAGE_PIXELS / 1e6:.1f} Mpx limit); refused as a possible decompression bomb",
+            f"{MAX_IMAGE_PIXELS / 1e6:.1f} Mpx limit); refused as a possible decompression bomb: shrink it "
+            "below the limit first",
         )
     if width < 1 or height < 1:
         raise ImageReadError(name, f"empty image ({width}x{height})")
     return image
+
+
+def _too_large(exc: Image.DecompressionBombError) -> str:
+    """Pillow's bomb error, said as the size limit it is (Pillow refuses twice our limit itself)."""
+    import re
+
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1)) / 1e6:.0f} Mpx" if found else f"over {2 * MAX_IMAGE_PIXELS / 1e6:.0f} Mpx"
+    return (f"too large ({size} > {MAX_IMAGE_PIXELS / 1e6:.1f} Mpx limit); refused as a possible decompression "
+            "bomb: shrink it below the limit first")
 
 
 def _short(exc: BaseException) -> str:
@@ -157,8 +168,8 @@ def decode_image(source: str | Path | bytes, channels: int = 3, name: str | None
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)  # animated GIF/WebP/TIFF: the first frame is the picture
             if image.format == "JPEG" and image.width * image.height > MAX_DECODED_PIXELS:
-                factor = (MAX_DECODED_PIXELS / (image.width * image.height)) ** 0.5
-                image.draft("RGB", (int(image.width * factor), int(image.height * factor)))
+                scale = next((s for s in (2, 4, 8) if image.width * image.height <= MAX_DECODED_PIXELS * s * s), 8)
+                image.draft("RGB", (-(-image.width // scale), -(-image.height // scale)))
             image.load()
             try:
                 upright = ImageOps.exif_transpose(image)
@@ -170,7 +181,7 @@ def decode_image(source: str | Path | bytes, channels: int = 3, name: str | None
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageReadError(label, f"refused as a possible decompression bomb ({exc})") from None
+        raise ImageReadError(label, _too_large(exc)) from None
     except OSError as exc:
         raise ImageReadError(label, _corrupt_reason(exc)) from None
     except (ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, MemoryError) as exc:

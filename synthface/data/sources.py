@@ -196,10 +196,13 @@ def _looks_like_table_dataset(folder: Path, max_depth: int = 2) -> bool:
             for entry in entries:
                 if entry.name.startswith("."):
                     continue
-                if entry.is_file() and os.path.splitext(entry.name)[1].lower() in _TABLE_EXTENSIONS:
-                    return True
-                if entry.is_dir(follow_symlinks=False):
-                    children.append(Path(entry.path))
+                try:
+                    if entry.is_file() and os.path.splitext(entry.name)[1].lower() in _TABLE_EXTENSIONS:
+                        return True
+                    if entry.is_dir(follow_symlinks=False):
+                        children.append(Path(entry.path))
+                except OSError:  # a symlink loop or a file that vanished: not a table, not a folder
+                    continue
         level = children
     return False
 
