@@ -100,6 +100,43 @@ def test_keys_init_writes_private_keys_0600_and_refuses_to_overwrite(tmp_path: P
     assert "already exist" in again.output and "BEGIN" not in again.output
 
 
+def test_private_keys_are_never_readable_by_others_even_for_a_moment(tmp_path: Path, monkeypatch) -> None:
+    """Every mode a key file has, from creation to rename, under the loosest umask."""
+    import os
+
+    from synthface import io_utils
+    from synthface.provenance import init_keys
+
+    seen: dict[str, list[int]] = {}  # key file -> every mode it was given or renamed with
+    real_chmod, real_replace = os.chmod, os.replace
+
+    def key_name(path) -> str | None:
+        name = Path(path).name
+        return next((key for key in ("ca.key", "signer.key") if key in name), None)
+
+    def watch_chmod(path, mode, *args, **kwargs):
+        if key_name(path):
+            seen.setdefault(key_name(path), []).append(mode)
+        return real_chmod(path, mode, *args, **kwargs)
+
+    def watch_replace(source, target, *args, **kwargs):
+        if key_name(target):
+            seen.setdefault(key_name(target), []).append(stat.S_IMODE(os.stat(source).st_mode))
+        return real_replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(io_utils.os, "chmod", watch_chmod)
+    monkeypatch.setattr(io_utils.os, "replace", watch_replace)
+    old_umask = os.umask(0)
+    try:
+        init_keys(tmp_path / "k")
+    finally:
+        os.umask(old_umask)
+    for name in ("ca.key", "signer.key"):
+        assert seen[name] and all(mode == 0o600 for mode in seen[name]), (name, seen)
+        assert stat.S_IMODE((tmp_path / "k" / name).stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "k").stat().st_mode) == 0o700
+
+
 def test_keys_default_to_synthface_home(isolated_home: Path) -> None:
     paths = init_keys()
     assert paths.directory == isolated_home / "keys"

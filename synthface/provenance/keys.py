@@ -91,17 +91,15 @@ def _key_paths(directory: Path) -> KeyPaths:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write a private key atomically with mode 0600 from the first byte (mkstemp is 0600)."""
-    with atomic_path(path) as tmp:
-        os.chmod(tmp, 0o600)
+    """Write a private key atomically, 0600 from its first byte to its rename (mkstemp makes it 0600,
+    and `atomic_path` keeps that mode instead of widening it to the usual one)."""
+    with atomic_path(path, mode=0o600) as tmp:
         tmp.write_bytes(data)
-    os.chmod(path, 0o600)
 
 
 def _write_public(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
+    with atomic_path(path, mode=0o644) as tmp:
         tmp.write_bytes(data)
-        os.chmod(tmp, 0o644)
 
 
 def _pem(cert: x509.Certificate) -> bytes:
@@ -161,7 +159,7 @@ def init_keys(
     existing = [p for p in (paths.ca_key, paths.signer_key) if p.exists()]
     if existing and not force:
         raise SynthfaceError(f"keys already exist in {directory}; pass --force to replace them")
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(directory, 0o700)
 
     ca_key = ed25519.Ed25519PrivateKey.generate()
