@@ -174,6 +174,26 @@ def test_unknown_or_bad_inputs_give_one_line_errors(hub_server, tmp_path, monkey
         publish_folder(folder, "user/personas")
 
 
+def test_a_folder_holding_private_keys_is_not_published(hub_server, tmp_path, key_dir):
+    import shutil
+
+    from synthface.hub import publish_folder
+
+    folder = tmp_path / "personas"
+    _dataset_folder(folder)
+    shutil.copytree(key_dir, folder / "keys")
+    with pytest.raises(SynthfaceError, match=r"private keys \(keys/ca.key, keys/signer.key\)"):
+        publish_folder(folder, "user/leaky")
+    assert ("dataset", "user/leaky") not in hub_server.store.repos
+    for name in ("ca.key", "signer.key"):
+        (folder / "keys" / name).unlink()
+    (folder / "notes.txt").write_bytes(b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI\n")
+    with pytest.raises(SynthfaceError, match=r"notes.txt"):
+        publish_folder(folder, "user/leaky")
+    (folder / "notes.txt").unlink()
+    assert publish_folder(folder, "user/leaky").endswith("user/leaky")  # certificates alone are public
+
+
 def test_cli_publish(hub_server, tmp_path):
     import typer
     from typer.testing import CliRunner

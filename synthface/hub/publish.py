@@ -151,6 +151,33 @@ def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> 
     return readme
 
 
+_KEY_SUFFIXES = frozenset({".key", ".p12", ".pfx", ".p8"})
+_KEY_MARKERS = (b"PRIVATE KEY-----", b"PRIVATE KEY BLOCK-----")
+
+
+def private_key_files(folder: Path) -> list[Path]:
+    """Files in `folder` that look like private keys: by name, or a PEM private-key header in their head.
+
+    Publishing uploads a folder as it is, and a signing key dropped into it (a copy of
+    `~/.config/synthface/keys`) would let anyone sign "synthface" images as its owner.
+    """
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        if path.suffix.lower() in _KEY_SUFFIXES:
+            found.append(path)
+            continue
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(4096)
+        except OSError:
+            continue
+        if any(marker in head for marker in _KEY_MARKERS):
+            found.append(path)
+    return found
+
+
 def publish_folder(
     folder: str | Path,
     repo_id: str,
@@ -177,6 +204,11 @@ def publish_folder(
         raise hub_error("publish to", repo_id, err) from err
     if "/" not in repo_id:
         raise SynthfaceError(f"repo {repo_id!r} needs a namespace: use USER/NAME")
+    keys = private_key_files(folder)
+    if keys:
+        listed = ", ".join(str(path.relative_to(folder)) for path in keys[:3]) + (" ..." if len(keys) > 3 else "")
+        raise SynthfaceError(f"{folder} holds what look like private keys ({listed}); move them out before "
+                             "publishing: anyone with them could sign images in your name")
     repo_type = repo_type or detect_repo_type(folder)
     if repo_type == "model":
         _ensure_model_card(folder, check_model_folder(folder), repo_id)
