@@ -17,6 +17,7 @@ generator (locally or from the Hub) and nothing is ever unpickled.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from torch import nn
 from detectors.calibration import PlattCalibrator
 from detectors.scoring import DetectorHeads, FaceScores, resolve_detector_folder
 from synthface.errors import SynthfaceError
+from synthface.limits import DETECTOR_CONFIG
 from synthface.modeling import SelfDescribingModel
 
 __all__ = ["SynthDetector", "load_detector"]
@@ -51,6 +53,8 @@ class SynthDetector(
     training_sources: {"real": [...], "fake": [...]} source labels it was trained on, so an
     evaluation can tell seen sources from unseen ones.
     """
+
+    config_limits: ClassVar[dict[str, tuple[float, float]]] = DETECTOR_CONFIG
 
     def __init__(
         self,

@@ -153,10 +153,18 @@ def load_numpy_detector(spec: str | Path) -> NumpyDetector:
     """A trained detector (folder, run folder or Hub id) ready to score, without importing torch."""
     from safetensors.numpy import load_file
 
+    from synthface.limits import DETECTOR_CONFIG, check_config
+
     path = resolve_detector_folder(spec)
     try:
         config = json.loads((path / CONFIG_FILE).read_text())
-        tensors = load_file(str(path / WEIGHTS_FILE))
+        check_config(config, DETECTOR_CONFIG, "detector")
+        try:
+            tensors = load_file(str(path / WEIGHTS_FILE))
+        except (OSError, ValueError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - safetensors' own error type for a damaged file
+            raise ValueError(f"model.safetensors is unreadable ({str(exc).splitlines()[0]})") from None
         if not float(tensors.get("fitted", np.zeros(1))[0]) > 0:
             raise SynthfaceError(f"detector {spec} was never calibrated; finish `synthface train-detector` first")
         detector = NumpyDetector(config, tensors)

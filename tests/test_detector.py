@@ -400,3 +400,24 @@ def test_a_new_run_can_start_from_a_trained_detector(toy_run, toy_pair, tmp_path
                                 working_size=96, **TINY)
     with pytest.raises(SynthfaceError, match="--working-size 96 differs from the --init-from detector's 64"):
         _start_model(wider, data)
+
+
+@pytest.mark.parametrize("damage", ["list", "huge-widths", "truncated-weights"])
+def test_a_damaged_detector_folder_is_refused_by_both_backends(tmp_path, damage) -> None:
+    from detectors.scoring import load_numpy_detector
+
+    folder = tmp_path / "det"
+    model = SynthDetector(**TINY)
+    model.set_heads(DetectorHeads(PlattCalibrator(1.0, 0.0), 0.3, 0.8, 0.01, np.zeros(16), np.eye(16), 5.0))
+    model.save_pretrained(str(folder))
+    config = json.loads((folder / "config.json").read_text())
+    if damage == "list":
+        (folder / "config.json").write_text("[]")
+    elif damage == "huge-widths":
+        (folder / "config.json").write_text(json.dumps({**config, "widths": [8, 16, 100_000]}))
+    else:
+        (folder / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes()[:100])
+    for load in (load_detector, load_numpy_detector):
+        with pytest.raises(SynthfaceError, match="cannot load detector") as info:
+            load(folder)
+        assert "\n" not in str(info.value)

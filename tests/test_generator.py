@@ -174,3 +174,31 @@ def test_grids_have_the_expected_layout() -> None:
     assert grid.size == (2 * 32 + 3 * 2, 2 * 32 + 3 * 2)
     mix = mixing_grid(G, [0, 1], [5, 6, 7], style_band("coarse", G.num_ws, G.img_resolution))
     assert mix.size == (4 * 32 + 5 * 2, 3 * 32 + 4 * 2)
+
+
+@pytest.mark.parametrize("damage", ["list", "not-json", "huge-mapping", "string-width", "truncated-weights"])
+def test_a_damaged_or_hostile_model_folder_is_refused_in_one_line(tmp_path, damage) -> None:
+    """config.json decides how much a model costs to build, so it is bounded before anything is
+    allocated (`mapping_layers: 1e7` once took 11 GB); a damaged file is an error line, not a traceback."""
+    import json
+
+    from synthface.generator.sampling import load_generator
+
+    folder = tmp_path / "gen"
+    Generator(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=32
+              ).save_pretrained(str(folder))
+    config = json.loads((folder / "config.json").read_text())
+    if damage == "list":
+        (folder / "config.json").write_text("[1, 2]")
+    elif damage == "not-json":
+        (folder / "config.json").write_text("{resolution: 16")
+    elif damage == "huge-mapping":
+        (folder / "config.json").write_text(json.dumps({**config, "mapping_layers": 10_000_000}))
+    elif damage == "string-width":
+        (folder / "config.json").write_text(json.dumps({**config, "channel_max": "32"}))
+    else:
+        weights = folder / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:200])
+    with pytest.raises(SynthfaceError, match="cannot load generator") as info:
+        load_generator(folder)
+    assert "\n" not in str(info.value)

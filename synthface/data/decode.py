@@ -17,14 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from synthface.errors import SynthfaceError
-
-# Pillow's own default (about 9459 x 9459 pixels). A larger image is refused: decoding it
-# would cost gigabytes of memory, and no face photo is that big.
-MAX_IMAGE_PIXELS = 89_478_485
-# A JPEG above this many pixels is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, Pillow's
-# draft mode): an 8000x8000 camera JPEG then costs 4000x4000 px of memory and time, and nothing
-# synthface does with a photo (face finding, a 64 px face view, a watermark) needs more.
-MAX_DECODED_PIXELS = 16_000_000
+from synthface.limits import MAX_DECODED_PIXELS, MAX_IMAGE_PIXELS
 
 _WHITE = (255, 255, 255)
 

@@ -9,12 +9,14 @@ and maps to one logit per image.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from synthface.generator.layers import EqualConv2d, EqualLinear
 from synthface.generator.networks import channels_at, check_resolution
+from synthface.limits import DISCRIMINATOR_CONFIG
 from synthface.modeling import SelfDescribingModel
 
 
@@ -65,6 +67,8 @@ class Discriminator(
     tags=["synthface", "stylegan2", "discriminator"],
 ):
     """Image [N, C, H, W] in [-1, 1] -> realness logit [N]."""
+
+    config_limits: ClassVar[dict[str, tuple[float, float]]] = DISCRIMINATOR_CONFIG
 
     def __init__(
         self,

@@ -14,6 +14,7 @@ from a folder or the Hugging Face Hub.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -27,6 +28,7 @@ from synthface.generator.layers import (
     lrelu,
     upsample2x,
 )
+from synthface.limits import GENERATOR_CONFIG
 from synthface.modeling import SelfDescribingModel
 
 
@@ -181,6 +183,8 @@ class Generator(
 
     Every constructor argument is a named knob and is saved to ``config.json``.
     """
+
+    config_limits: ClassVar[dict[str, tuple[float, float]]] = GENERATOR_CONFIG
 
     def __init__(
         self,
