@@ -13,7 +13,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from detectors.others import generate_other_fakes
-from detectors.others.pickle_free import read_torch_checkpoint
+from detectors.others.dcgan import read_torch_checkpoint
 from detectors.training import TrainDetectorConfig, learning_rate
 from synthface.cli import app
 from synthface.errors import SynthfaceError
@@ -51,7 +51,7 @@ def test_a_torch_checkpoint_reads_back_without_unpickling(tmp_path) -> None:
 def test_a_checkpoint_that_would_run_code_is_refused(tmp_path) -> None:
     marker = tmp_path / "ran"
     torch.save({"weights": torch.ones(2), "payload": _RunsACommand(marker)}, tmp_path / "evil.pt")
-    with pytest.raises(SynthfaceError, match="refusing to call .*system"):
+    with pytest.raises(SynthfaceError, match="evil.pt: not a weights-only torch checkpoint, refused .*system"):
         read_torch_checkpoint(tmp_path / "evil.pt")
     assert not marker.exists()
     (tmp_path / "junk.pt").write_bytes(b"not a zip at all")
@@ -98,8 +98,8 @@ def test_random_face_writes_truncated_faces_at_the_asked_size(tmp_path) -> None:
 
 
 def test_the_learning_rate_holds_then_ramps_to_zero() -> None:
-    config = TrainDetectorConfig(fake=["f"], real="r", out="o", steps=1000, lr=1e-3, lr_ramp_down=0.2)
+    config = TrainDetectorConfig(fake=["f"], real=["r"], out="o", steps=1000, lr=1e-3, lr_ramp_down=0.2)
     rates = [learning_rate(config, step) for step in range(1000)]
     assert rates[0] == rates[799] == 1e-3
     assert all(a >= b for a, b in zip(rates, rates[1:], strict=False)) and 0 < rates[-1] < 1e-5
-    assert learning_rate(TrainDetectorConfig(fake=["f"], real="r", out="o", lr_ramp_down=0.0), 1999) == 1e-3
+    assert learning_rate(TrainDetectorConfig(fake=["f"], real=["r"], out="o", lr_ramp_down=0.0), 1999) == 1e-3

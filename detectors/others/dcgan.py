@@ -2,7 +2,9 @@
 
 A different architecture from ours (transposed convolutions, batch norm, no styles):
 the detector is checked on it to see how far it generalises beyond StyleGAN traces.
-Its weights are a torch pickle, so they are read with `pickle_free`, never unpickled.
+Its weights are a torch checkpoint (a zip with a pickle inside), read with
+`torch.load(weights_only=True)`: torch's restricted unpickler builds tensors and plain
+containers and refuses every other global, so nothing named in the file is ever run.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from detectors.others.pickle_free import read_torch_checkpoint
 from detectors.others.wheel_files import wheel_file
 from synthface.errors import SynthfaceError
 
@@ -30,6 +31,20 @@ def dcgan_generator(latent_dim: int = LATENT_DIM, width: int = 64, channels: int
         in_channels = width * multiple
     layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]
     return nn.Sequential(*layers)
+
+
+def read_torch_checkpoint(path) -> object:
+    """A torch checkpoint's tensors and containers, loaded without running anything from it."""
+    import pickle
+    import re
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError) as exc:
+        text = " ".join(str(exc).split())
+        named = re.search(r"(?:unsupported|Unsupported global:) GLOBAL (\S+)", text)
+        why = f"it calls {named.group(1)}, which is not a tensor" if named else text[:200] or type(exc).__name__
+        raise SynthfaceError(f"{path}: not a weights-only torch checkpoint, refused ({why})") from None
 
 
 def load_dcgan() -> nn.Sequential:
