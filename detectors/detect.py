@@ -121,7 +121,8 @@ def provenance_verdict(report: Any, detection: Detection) -> bool:
         where = ("embedded C2PA manifest" if report.manifest == "embedded"
                  else f"sidecar {c2pa['manifest_file']}")
         if c2pa["status"] == "tampered":
-            broken = "signature is invalid" if not report.signature_valid else "pixels changed since signing"
+            broken = ("signature is invalid" if not report.signature_valid
+                      else "file changed since signing (its pixels or other data)")
             detection.reasons.append(f"{where}: {broken}")
             if claims_ai or report.watermark_found:
                 detection.reasons.append("the manifest declares the image AI-generated" if claims_ai

@@ -140,6 +140,18 @@ def test_pixel_tampered_signed_image_is_tampered(signed, key_dir, tmp_path) -> N
     assert line["c2pa"]["data_hash"] == "mismatch"
 
 
+def test_a_text_chunk_added_to_a_signed_png_is_a_changed_file_not_changed_pixels(signed, key_dir, tmp_path) -> None:
+    data = signed.data
+    end = data.rindex(b"IEND") - 4  # before IEND's length field
+    text = b"Comment\x00harmless"
+    chunk = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(">I", zlib.crc32(b"tEXt" + text))
+    path = tmp_path / "commented.png"
+    path.write_bytes(data[:end] + chunk + data[end:])
+    (line,) = _json_lines(_cli([str(path), "--json", "--key-dir", str(key_dir), "--no-classifier"]).stdout)
+    assert line["c2pa"]["status"] == "tampered" and line["verdict"] == TAMPERED
+    assert "file changed since signing" in line["reasons"][0] and "pixels changed" not in line["reasons"][0]
+
+
 def test_reencoded_signed_image_is_found_through_the_watermark(signed, key_dir, tmp_path) -> None:
     store = tmp_path / "dataset"
     signed.write(store / "0011.png", sidecar=True)

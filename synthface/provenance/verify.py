@@ -67,7 +67,7 @@ class VerificationReport:
         if not self.signature_valid:
             return "invalid signature"
         if self.data_hash == "mismatch":
-            return "re-encoded since signing" if self.manifest == "store" else "tampered pixels"
+            return "re-encoded since signing" if self.manifest == "store" else "file changed since signing"
         if not self.signer_trusted:
             return "valid but untrusted signer"
         return "verified"
