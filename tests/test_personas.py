@@ -334,3 +334,54 @@ def test_bad_inputs_fail_with_one_line(signing_home, tiny_model, tmp_path):
                                  "--no-guard", "--mix", "1:2", "--crossover", "99"])
     assert result.exit_code == 2 and "crossover" in result.output
     assert not (tmp_path / "d" / "data").exists()
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Pids of live processes whose environment carries `marker` (Linux /proc)."""
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if marker.encode() in handle.read():
+                    with open(f"/proc/{entry}/stat") as stat:
+                        if stat.read().split(") ")[-1][0] != "Z":  # a zombie holds no memory
+                            found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="needs Linux /proc")
+def test_killing_generate_personas_leaves_no_signing_worker_behind(signing_home, tiny_model, tmp_path):
+    """kill -9 of the main process: its signing workers (which hold the key) end within seconds."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    marker = f"SYNTHFACE_TEST_RUN={uuid.uuid4().hex}"
+    env = {**os.environ, "SYNTHFACE_HOME": str(signing_home), marker.split("=")[0]: marker.split("=")[1]}
+    main = subprocess.Popen([sys.executable, "-m", "synthface.cli", "generate-personas", "--model", str(tiny_model),
+                             "--count", "100000", "--workers", "2", "--no-guard", "--out", str(tmp_path / "ds")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_processes_with(marker)) < 3 and time.monotonic() < deadline:  # main + forkserver + workers
+            time.sleep(0.2)
+        assert len(_processes_with(marker)) >= 3, "the signing pool never started"
+        time.sleep(1.0)  # let the workers take jobs
+        os.kill(main.pid, signal.SIGKILL)
+        main.wait()
+        deadline = time.monotonic() + 10
+        while _processes_with(marker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _processes_with(marker) == []
+    finally:
+        for pid in _processes_with(marker):
+            os.kill(pid, signal.SIGKILL)

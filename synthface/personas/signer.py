@@ -9,6 +9,9 @@ bytes once, at start-up; jobs carry only pixels, the assertion and the payload.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -58,8 +61,25 @@ def _identity_from_pem(chain_pem: bytes, key_pem: bytes, source: str) -> Signing
     return SigningIdentity(chain_pem, key_pem, source, certificate)
 
 
-def _init_worker(chain_pem: bytes, key_pem: bytes, source: str) -> None:
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _exit_with(parent_pid: int) -> None:
+    """End this worker (and the signing key in its memory) as soon as the process that started the
+    pool is gone: a killed `generate-personas` must not leave key holders running."""
+    while True:
+        time.sleep(PARENT_CHECK_SECONDS)
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # the pid now belongs to another user's process: ours is gone
+            os._exit(1)
+
+
+def _init_worker(chain_pem: bytes, key_pem: bytes, source: str, parent_pid: int) -> None:
     global _worker_identity, _worker_blas_limit
+    threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True, name="parent-watch").start()
     _worker_identity = _identity_from_pem(chain_pem, key_pem, source)
     _worker_blas_limit = single_threaded_blas()
 
@@ -96,7 +116,7 @@ class SigningPool:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("forkserver"),
                 initializer=_init_worker,
-                initargs=(identity.chain_pem, identity.key_pem, identity.source),
+                initargs=(identity.chain_pem, identity.key_pem, identity.source, os.getpid()),
             )
 
     def submit(self, jobs: list[SignJob]) -> list[Future]:
