@@ -268,6 +268,39 @@ def test_resume_keeps_finished_shards_and_refuses_to_mix_runs(signing_home, tiny
         generate_personas(_options(tiny_model, out, psi=0.5, resume=True))
 
 
+def test_a_stopped_run_is_not_a_dataset_until_it_is_finished(signing_home, tiny_model, tmp_path):
+    """Killed after its first shard: `load_dataset` refuses the folder (naming what to do) instead of
+    loading one shard as if it were all, `verify` says how many shards are missing and exits 1."""
+    import datasets
+    from typer.testing import CliRunner
+
+    from synthface.cli import app
+    from synthface.personas import pipeline
+
+    out = tmp_path / "ds"
+    real_write = pipeline._write_one_shard
+
+    def killed_after_the_first(run, index, pool, bar):
+        if index > 0:
+            raise KeyboardInterrupt
+        return real_write(run, index, pool, bar)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "_write_one_shard", killed_after_the_first)
+        with pytest.raises(KeyboardInterrupt):
+            pipeline.generate_personas(_options(tiny_model, out))
+    assert len(list((out / "data").glob("*.parquet"))) == 1
+    assert "--resume" in (out / "README.md").read_text()
+    with pytest.raises(FileNotFoundError, match="UNFINISHED"):
+        datasets.load_dataset(str(out), split="train", cache_dir=_cache(out))
+    result = CliRunner().invoke(app, ["verify", str(out), "--key-dir", str(signing_home / "keys")])
+    assert result.exit_code == 1 and "incomplete: 1 of 3 shards" in result.output
+
+    pipeline.generate_personas(_options(tiny_model, out, resume=True))
+    assert len(datasets.load_dataset(str(out), split="train", cache_dir=_cache(out))) == 12
+    assert "incomplete" not in CliRunner().invoke(app, ["verify", str(out)]).output
+
+
 def test_two_ranks_write_the_same_dataset_as_one_process(signing_home, tiny_model, tmp_path):
     import datasets
 

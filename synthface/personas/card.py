@@ -15,6 +15,9 @@ from synthface.errors import SynthfaceError
 TAGS = ["synthetic", "ai-generated", "c2pa", "watermarked", "faces", "synthface", "gan"]
 TASK_CATEGORIES = ["unconditional-image-generation", "image-classification"]
 DATA_FILES = "data/train-*.parquet"
+# While a run is unfinished its card points `datasets` at this file, which never exists, so
+# `load_dataset(folder)` fails naming it instead of quietly loading the shards written so far.
+UNFINISHED_DATA_FILES = "data/UNFINISHED-run-finish-it-with-generate-personas-resume.parquet"
 
 
 def size_category(count: int) -> str:
@@ -74,3 +77,16 @@ def render_dataset_card(
         **{key: value for key, value in facts.items() if key != "pretty_name"},
     )
     return str(card)
+
+
+def render_unfinished_card(shards_done: int, num_shards: int, command: str) -> str:
+    """The README.md of a dataset whose run has not finished every shard yet."""
+    import yaml
+
+    metadata = {"configs": [{"config_name": "default",
+                             "data_files": [{"split": "train", "path": UNFINISHED_DATA_FILES}]}],
+                "tags": TAGS}
+    return (f"---\n{yaml.safe_dump(metadata, sort_keys=False)}---\n\n# Unfinished synthface persona dataset\n\n"
+            f"{shards_done} of {num_shards} shards were written when this card was; the run has not finished, so "
+            "this folder is not a dataset yet and `datasets.load_dataset` refuses it. Finish it with:\n\n"
+            f"```bash\n{command} --resume\n```\n")

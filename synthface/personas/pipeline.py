@@ -373,6 +373,13 @@ def generate_personas(options: GenerateOptions) -> GenerateReport:
             f"{out} already holds {len(finished_mine)} shard(s) of this run; pass --resume to finish it"
         )
     todo = [i for i in mine if i not in done]
+    if todo:
+        from synthface.io_utils import write_text_atomic
+        from synthface.personas.card import render_unfinished_card
+
+        model = f"--model {options.model} " if options.model else ""
+        command = f"synthface generate-personas {model}" + _command_args(options).replace("--out DIR", f"--out {out}")
+        write_text_atomic(out / "README.md", render_unfinished_card(len(done), run.num_shards, command))
     report = GenerateReport(out, rank, world, run.num_shards, shards_skipped=[i for i in mine if i in done])
     workers = options.workers if options.workers is not None else (os.cpu_count() or 1)
     total = sum(len(run.shard_personas(i)) for i in mine)

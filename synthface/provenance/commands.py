@@ -41,12 +41,13 @@ def verify(
 ) -> None:
     """Check C2PA manifest, signature, trust, data hash and watermark of each image.
 
-    Exit status: 0 if every image verified, 1 if some did not, 2 if some could not be read.
+    Exit status: 0 if every image verified, 1 if some did not (or a dataset lacks shards), 2 if some
+    could not be read.
     """
     from tqdm import tqdm
 
     from synthface.errors import SynthfaceError
-    from synthface.provenance.inputs import ShardReader, expand_inputs
+    from synthface.provenance.inputs import ShardReader, expand_inputs, unfinished_shard_sets
     from synthface.provenance.keys import trust_anchors_pem
     from synthface.provenance.store import ManifestStore
     from synthface.provenance.verify import VerificationReport, verify_image
@@ -55,6 +56,10 @@ def verify(
     manifest_store = ManifestStore(store) if store is not None else None
     items, shards = expand_inputs(paths), ShardReader()
     errors = failures = 0
+    for folder, found, total in unfinished_shard_sets(items):
+        failures += 1
+        print(f"error: {folder}: incomplete: {found} of {total} shards (its run was stopped; finish it with "
+              "`synthface generate-personas ... --resume`)", file=sys.stderr)
     for item in tqdm(items, unit="img", disable=len(items) < 20 or as_json, file=sys.stderr):
         try:
             report = verify_image(item.source(shards), anchors, manifest_store, name=item.label)

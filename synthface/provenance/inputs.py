@@ -12,6 +12,7 @@ Rows are read one row group at a time, in order, so a large dataset is never hel
 from __future__ import annotations
 
 import glob
+import re
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,24 @@ def expand_inputs(args: list[str]) -> list[InputItem]:
         else:
             items.append(InputItem(arg, None, "no such file or folder"))
     return items
+
+
+_SHARD_NAME = re.compile(r"^(?P<split>[\w.-]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
+
+
+def unfinished_shard_sets(items: list[InputItem]) -> list[tuple[Path, int, int]]:
+    """(folder, shards present, shards named) for every set of `NAME-XXXXX-of-YYYYY.parquet` shards
+    among `items` that lacks some of its shards: a dataset whose run was stopped before the end."""
+    present: dict[tuple[Path, str, int], set[int]] = {}
+    for item in items:
+        if item.path is None or item.row is None:
+            continue
+        match = _SHARD_NAME.match(item.path.name)
+        if match:
+            key = (item.path.parent, match["split"], int(match["total"]))
+            present.setdefault(key, set()).add(int(match["index"]))
+    return [(folder, len(found), total) for (folder, _, total), found in sorted(present.items())
+            if len(found) < total]
 
 
 def _file_items(label: str, path: Path) -> list[InputItem]:
