@@ -12,8 +12,8 @@ Rows are read one row group at a time, in order, so a large dataset is never hel
 from __future__ import annotations
 
 import glob
-import re
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
