@@ -4,9 +4,10 @@ What it does, with the package's own commands (so the README shows what a user g
 1. `synthface generate-personas --count 16` with the bundled generator into a temporary folder;
 2. a gallery of those personas (face, name) -> docs/personas-gallery.png;
 3. `synthface detect` on one signed persona, the same persona re-encoded as JPEG with its
-   metadata stripped (what a profile-picture upload does), another persona enlarged 2x and saved
-   as JPEG q75 (which loses the watermark, so the classifier decides), real photos held out from
-   the detector's training, and one of them enlarged to 1024 px -> docs/detect-example.txt;
+   metadata stripped (what a profile-picture upload does), another persona cropped by 8% on each
+   side, enlarged 2x and saved as JPEG q75 (the crop loses the watermark, so the classifier
+   decides), real photos held out from the detector's training, and one of them enlarged to
+   1024 px -> docs/detect-example.txt;
 4. `synthface detect --json` on `--held-out` more held-out real photos (half LFW, half CelebA
    test), counting false positives -> docs/detect-held-out-reals.json.
 
@@ -86,9 +87,11 @@ def main() -> None:
         signed.write_bytes(rows[0]["image"]["bytes"])
         stripped = work / "persona-stripped.jpg"
         Image.open(signed).convert("RGB").save(stripped, quality=85)  # PIL writes no C2PA, no metadata
-        enlarged = work / "persona-2x-q75.jpg"
+        enlarged = work / "persona-cropped-2x-q75.jpg"
         with Image.open(io.BytesIO(rows[1]["image"]["bytes"])) as face:
-            face.convert("RGB").resize((2 * face.width, 2 * face.height), Image.BICUBIC).save(enlarged, quality=75)
+            margin = round(0.08 * face.width)
+            cropped = face.convert("RGB").crop((margin, margin, face.width - margin, face.height - margin))
+            cropped.resize((2 * cropped.width, 2 * cropped.height), Image.BICUBIC).save(enlarged, quality=75)
         reals = held_out_reals(args.faces, max(args.real, args.held_out)) if args.faces.is_dir() else []
         inputs = [str(signed), str(stripped), str(enlarged), *map(str, reals[: args.real])]
         if reals:
