@@ -1,12 +1,12 @@
 """Train / val / test splits that never put the same person (or picture) on both sides.
 
 A detector evaluated on other photos of people it was trained on measures memory of
-faces, not of generator traces. So photos are grouped by identity -- the folder that
-holds them (LFW's `Person_Name/`, CelebA's `celeb_N/`) -- and whole groups are assigned
-to a split by a stable hash of the group name. A path that already says where it
-belongs (a `train` / `val` / `test` folder, e.g. CelebA's) keeps that assignment; its
-`train` part still gives up some identities to `val` for calibration. Flat folders of
-generated images (no identities) are split per file.
+faces, not of generator traces. So photos are grouped by identity -- the name of the
+folder that holds them (LFW's `Person_Name/`, CelebA's `celeb_N/`) -- and whole groups
+are assigned to a split by a stable hash of that name. A dataset's own `train` / `test`
+folders are not trusted to keep people apart (CelebA's hold the same 200 people), so they
+only count in flat folders (no identities), which are otherwise split per file, as
+folders of generated images are.
 """
 
 from __future__ import annotations
@@ -37,14 +37,13 @@ def assign_splits(names: Sequence[str], val: float = 0.1, test: float = 0.2) -> 
     out = []
     for name in names:
         path = PurePosixPath(name)
-        group = str(path.parent) if by_identity else name
+        if by_identity:
+            out.append(_hash_split(path.parent.name, val, test))
+            continue
         declared = next((_FOLDER_SPLITS[p.lower()] for p in path.parts[:-1] if p.lower() in _FOLDER_SPLITS),
                         None)
-        if declared == "train":
-            # Identities of a declared training folder are only divided between train and val.
-            out.append("val" if _unit(path.parent.name if by_identity else name) < val else "train")
-        elif declared is not None:
-            out.append(declared)
+        if declared == "train":  # a declared training folder only gives some files up to val
+            out.append("val" if _unit(name) < val else "train")
         else:
-            out.append(_hash_split(group, val, test))
+            out.append(declared or _hash_split(name, val, test))
     return out

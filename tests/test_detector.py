@@ -299,21 +299,23 @@ def test_a_detector_with_missing_tensors_is_refused(tmp_path) -> None:
         load_numpy_detector(tmp_path / "det")
 
 
-def test_splits_keep_people_apart_and_respect_declared_folders() -> None:
+def test_splits_keep_people_apart_even_across_a_datasets_own_folders() -> None:
+    """CelebA's train/ and test/ folders hold the same 200 people: each person goes to one split."""
     names = [f"lfw/person_{p}/person_{p}_{i:04d}.jpg" for p in range(300) for i in range(3)]
-    names += [f"celeba/test/celeb_{c}/{i}.jpg" for c in range(10) for i in range(2)]
-    names += [f"celeba/train/celeb_{c}/{i}.jpg" for c in range(40) for i in range(2)]
+    names += [f"celeba/{part}/celeb_{c}/{part}{i}.jpg" for part in ("train", "test") for c in range(60)
+              for i in range(2)]
     splits = assign_splits(names)
     by_person: dict[str, set[str]] = {}
     for name, split in zip(names, splits, strict=True):
-        by_person.setdefault(name.split("/")[1], set()).add(split)
-    assert all(len(s) == 1 for person, s in by_person.items() if person.startswith("person_"))
+        by_person.setdefault(name.split("/")[-2], set()).add(split)
+    assert all(len(s) == 1 for s in by_person.values())
     lfw = [s for n, s in zip(names, splits, strict=True) if n.startswith("lfw")]
     assert {"train", "val", "test"} <= set(lfw) and 0.6 < lfw.count("train") / len(lfw) < 0.8
-    assert all(s == "test" for n, s in zip(names, splits, strict=True) if n.startswith("celeba/test"))
-    assert {s for n, s in zip(names, splits, strict=True) if n.startswith("celeba/train")} == {"train", "val"}
+    assert {s for n, s in zip(names, splits, strict=True) if n.startswith("celeba/test")} == {"train", "val", "test"}
     flat = assign_splits([f"seed{i:07d}.png" for i in range(500)])
     assert {"train", "val", "test"} == set(flat)
+    declared = assign_splits([f"test/{i}.png" for i in range(3)] + [f"train/{i}.png" for i in range(30)])
+    assert declared[:3] == ["test"] * 3 and set(declared[3:]) == {"train", "val"}
     assert assign_splits(names) == splits  # stable
 
 
