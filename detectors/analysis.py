@@ -14,9 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from detectors.outcomes import NO_FACE
 from detectors.scoring import DetectorHeads, FaceScores
-
-NO_FACE = "no face found"
 
 
 class FaceScorer(Protocol):

@@ -21,18 +21,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from detectors.outcomes import LIKELY_SYNTHETIC as LIKELY_PREFIX
+from detectors.outcomes import NO_EVIDENCE, NO_FACE, UNCERTAIN
 from synthface.errors import SynthfaceError
 from synthface.pretrained import default_detector_spec
 from synthface.provenance.inputs import InputItem, ShardReader
 
+__all__ = ["ERROR", "LIKELY_PREFIX", "NO_EVIDENCE", "NO_FACE", "SIGNED", "TAMPERED", "UNCERTAIN", "WATERMARK",
+           "DetectPipeline", "Detection"]
+
 SIGNED = "synthetic (signed)"
 TAMPERED = "synthetic (tampered manifest)"
 WATERMARK = "synthetic (watermark)"
-NO_EVIDENCE = "no evidence of synthesis"
-UNCERTAIN = "uncertain"
-NO_FACE = "no face found"
 ERROR = "error"
-LIKELY_PREFIX = "likely synthetic"
 
 
 def classifier_verdict(probability: float) -> str:
@@ -273,10 +274,7 @@ class DetectPipeline:
             return
         from dataclasses import replace
 
-        from detectors.analysis import NO_FACE as FACELESS
         from detectors.analysis import analyse_images
-        from detectors.scoring import LIKELY_SYNTHETIC
-        from detectors.scoring import UNCERTAIN as IN_DOUBT
 
         model = self.model()
         heads = model.heads
@@ -286,10 +284,9 @@ class DetectPipeline:
         analysis = analyse_images([image], model, heads)[0]
         detection.classifier = {**analysis.to_json(), **heads.summary(), "model": str(self.model_spec)}
         detection.reasons.append(analysis.reason)
-        if analysis.outcome == LIKELY_SYNTHETIC:
-            detection.verdict = classifier_verdict(analysis.probability)
-        else:
-            detection.verdict = {IN_DOUBT: UNCERTAIN, FACELESS: NO_FACE}.get(analysis.outcome, NO_EVIDENCE)
+        # The classifier's outcome is the verdict, with p appended when it calls the image synthetic.
+        is_likely = analysis.outcome == LIKELY_PREFIX
+        detection.verdict = classifier_verdict(analysis.probability) if is_likely else analysis.outcome
 
 
 def _without_name(message: str, label: str) -> str:

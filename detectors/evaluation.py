@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from detectors.analysis import NO_FACE, FaceAnalysis, FaceScorer, analyse_images
+from detectors.analysis import FaceAnalysis, FaceScorer, analyse_images
 from detectors.chain import CONDITIONS, apply_condition
-from detectors.scoring import LIKELY_SYNTHETIC, NO_EVIDENCE, UNCERTAIN, DetectorHeads
+from detectors.outcomes import LIKELY_SYNTHETIC, NO_EVIDENCE, NO_FACE, UNCERTAIN
+from detectors.scoring import DetectorHeads
 from synthface.hub.publish import EVALUATION_TABLE
 from synthface.io_utils import write_text_atomic
 

@@ -25,15 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from detectors.calibration import PlattCalibrator
+from detectors.outcomes import LIKELY_SYNTHETIC, NO_EVIDENCE, UNCERTAIN
 from synthface.errors import SynthfaceError
 
 BATCH_NORM_EPS = 1e-5  # torch.nn.BatchNorm2d's default, which the trained model used
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
-LIKELY_SYNTHETIC = "likely synthetic"
-UNCERTAIN = "uncertain"
-NO_EVIDENCE = "no evidence of synthesis"
 
 
 @dataclass

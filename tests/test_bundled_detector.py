@@ -18,7 +18,8 @@ import torch
 from PIL import Image
 
 from detectors.analysis import analyse_images
-from detectors.scoring import LIKELY_SYNTHETIC, load_numpy_detector
+from detectors.outcomes import LIKELY_SYNTHETIC
+from detectors.scoring import load_numpy_detector
 from synthface.data import load_image
 from synthface.pretrained import DEFAULT_DETECTOR_DIR
 

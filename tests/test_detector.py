@@ -13,7 +13,8 @@ from PIL import Image
 from detectors.calibration import PlattCalibrator, fit_platt, reliability_bins
 from detectors.chain import CONDITIONS, ChainConfig, apply_condition, training_view
 from detectors.model import SynthDetector, load_detector
-from detectors.scoring import LIKELY_SYNTHETIC, NO_EVIDENCE, UNCERTAIN, DetectorHeads
+from detectors.outcomes import LIKELY_SYNTHETIC, NO_EVIDENCE, UNCERTAIN
+from detectors.scoring import DetectorHeads
 from detectors.splits import assign_splits
 from detectors.training import TrainDetectorConfig, train_detector
 from synthface.errors import SynthfaceError
