@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from detectors.analysis import analyse_images
-from detectors.outcomes import LIKELY_SYNTHETIC
+from detectors.outcomes import LIKELY_SYNTHETIC, NO_EVIDENCE
 from detectors.scoring import load_numpy_detector
 from synthface.data import load_image
 from synthface.pretrained import DEFAULT_DETECTOR_DIR
@@ -77,8 +77,9 @@ def test_no_version_of_a_real_photo_is_called_synthetic(faces_dir: Path, detecto
 
 
 def test_generated_faces_stay_flagged_when_enlarged_and_recompressed(detector) -> None:
-    """Faces of the bundled generator (seeds it never trained the detector on) that the detector
-    flags stay flagged at 64, 256 and 1024 px as PNG, JPEG q95 and q75."""
+    """Faces of the bundled generator (seeds the detector never trained on) that the detector flags,
+    at 64, 128 (a 2x upscale), 256 and 1024 px as PNG, JPEG q95 and q75: none is cleared as "no
+    evidence of synthesis", and at most 5% of the versions fall back to "uncertain"."""
     from synthface.generator.images import to_uint8
     from synthface.generator.sampling import load_generator
     from synthface.generator.seeds import z_from_seeds
@@ -90,13 +91,15 @@ def test_generated_faces_stay_flagged_when_enlarged_and_recompressed(detector) -
     originals = [Image.fromarray(pixels) for pixels in faces]
     flagged = _flagged(detector, originals)
     assert np.mean(flagged) >= 0.8, f"only {np.mean(flagged):.0%} of the originals flagged"
-    lost = []
+    outcomes = []
     for index, original in enumerate(originals):
         if not flagged[index]:
             continue
-        versions = {name: image for name, image in _versions(original, SIZES).items()
+        versions = {name: image for name, image in _versions(original, (64, 128, 256, 1024)).items()
                     if name.split()[1] in ("png", "jpeg95", "jpeg75")}
-        for name, still in zip(versions, _flagged(detector, list(versions.values())), strict=True):
-            if not still:
-                lost.append(f"seed {900_000 + index} {name}")
-    assert len(lost) <= 0.05 * sum(flagged) * 9, f"flag lost: {lost}"
+        analyses = analyse_images(list(versions.values()), detector, detector.heads)
+        outcomes += [(f"seed {900_000 + index} {name}", a.outcome) for name, a in zip(versions, analyses, strict=True)]
+    cleared = [name for name, outcome in outcomes if outcome == NO_EVIDENCE]
+    assert not cleared, f"generated faces cleared: {cleared}"
+    doubtful = [name for name, outcome in outcomes if outcome != LIKELY_SYNTHETIC]
+    assert len(doubtful) <= 0.05 * len(outcomes), f"flag lost on {len(doubtful)} of {len(outcomes)}: {doubtful}"

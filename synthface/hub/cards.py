@@ -106,7 +106,8 @@ def render_model_card(
         model_name=name,
         repo_id=repo_id,
         metric_names=sorted(metrics),
-        config_rows=[(key, _format_value(value)) for key, value in sorted(config.items())],
+        config_rows=[(key, _format_value(value)) for key, value in sorted(config.items())
+                     if not isinstance(value, dict)],  # nested settings get their own section
         metric_rows=[(key, _format_value(value)) for key, value in sorted(metrics.items())],
         training_data=[TRAINING_DATA[key] for key in training_data],
         synthface_version=getattr(synthface, "__version__", "unknown"),
