@@ -106,7 +106,11 @@ def main() -> None:
     print(table)
     verdicts = [json.loads(line) for line in lines if line.startswith("{") and '"path"' in line]
     flagged = [v["path"].replace(str(args.faces) + "/", "") for v in verdicts if v.get("synthetic")]
-    summary = {"held_out_real_photos": len(verdicts), "false_positives": len(flagged), "flagged": flagged}
+    answers: dict[str, int] = {}
+    for verdict in verdicts:
+        answers[verdict["verdict"]] = answers.get(verdict["verdict"], 0) + 1
+    summary = {"held_out_real_photos": len(verdicts), "false_positives": len(flagged), "flagged": flagged,
+               "verdicts": answers}
     (DOCS / "detect-held-out-reals.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary))
     print(f"wrote {DOCS / 'personas-gallery.png'}, {DOCS / 'detect-example.txt'} and detect-held-out-reals.json")
