@@ -64,12 +64,11 @@ def test_first_command_on_a_fresh_machine_gives_signed_personas(isolated_home, t
 
 @pytest.mark.skipif(default_detector_spec() is None, reason="no bundled detector")
 def test_bundled_detector_tells_bundled_faces_from_real_photos(few_face_files) -> None:
+    from detectors.analysis import analyse_images
     from detectors.scoring import load_numpy_detector
     from synthface.generator.images import to_uint8
     from synthface.generator.sampling import load_generator
     from synthface.generator.seeds import z_from_seeds
-
-    from detectors.analysis import analyse_images
 
     detector = load_numpy_detector(DEFAULT_DETECTOR_DIR)
     G = load_generator()
