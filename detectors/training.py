@@ -132,27 +132,36 @@ def _worker_batch(step: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Batches:
-    """Batches made one or more steps ahead in a forked worker process (numpy and Pillow only)."""
+    """Batches made one or more steps ahead in a forked worker process (numpy and Pillow only).
+
+    Where processes cannot be forked (macOS, Windows), batches are made in this process instead:
+    the same batches, only slower.
+    """
 
     def __init__(self, data: TrainingData, config: TrainDetectorConfig, first_step: int) -> None:
         import multiprocessing
+        import sys
 
         global _WORKER_DATA
         _WORKER_DATA = (data, config, [b.split_indices() for b in data.reals],
                         [b.split_indices() for b in data.fakes])
-        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        forkable = sys.platform.startswith("linux")
+        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) if forkable else None
         self.pending: dict[int, Future] = {}
         self.next_step = first_step
         self.limit = config.steps
 
     def get(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.pool is None:
+            return _worker_batch(step)
         while self.next_step < min(step + 1 + PREFETCH, self.limit):
             self.pending[self.next_step] = self.pool.submit(_worker_batch, self.next_step)
             self.next_step += 1
         return self.pending.pop(step).result()
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def clean_view(bank: FaceBank, index: int, size: int) -> np.ndarray:
