@@ -1,9 +1,11 @@
 """Watermark quality and robustness at 64, 128 and 256 px, and its false-positive rate.
 
 For face crops from ../shared/data/faces it reports PSNR, bit accuracy (and how many payloads
-pass the CRC) clean and after JPEG 90/75/50, 0.5x resize and back, and a 10% crop resized
-back; the time to embed and to decode; and the share of unmarked real photos that the decoder
-wrongly reports as marked. Writes benchmarks/results/watermark.json.
+pass the CRC) clean and after JPEG 90/75/50, 0.5x resize and back, a 10% crop resized back, and
+enlargements to 1.5x and 2x (read as they are: the decoder also reads a square image at each size
+generators write; bit accuracy there is of the image read at its own size); the time to embed and
+to decode; and the share of unmarked real photos that the decoder wrongly reports as marked.
+Writes benchmarks/results/watermark.json.
 
     OMP_NUM_THREADS=1 python benchmarks/watermark.py [--images 40] [--fp-images 0 (=all)]
 """
@@ -54,6 +56,14 @@ def crop_10(pixels: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels[dy : h - dy, dx : w - dx]).resize((w, h), Image.BICUBIC))
 
 
+def enlarge(factor: float):
+    def apply(pixels: np.ndarray) -> np.ndarray:
+        h, w = pixels.shape[:2]
+        return np.asarray(Image.fromarray(pixels).resize((round(w * factor), round(h * factor)), Image.BICUBIC))
+
+    return apply
+
+
 ATTACKS = {
     "clean": lambda p: p,
     "jpeg90": lambda p: jpeg(p, 90),
@@ -61,6 +71,8 @@ ATTACKS = {
     "jpeg50": lambda p: jpeg(p, 50),
     "resize0.5": resize_half,
     "crop10": crop_10,
+    "enlarge1.5x": enlarge(1.5),
+    "enlarge2x": enlarge(2.0),
 }
 
 

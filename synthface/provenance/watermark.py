@@ -264,7 +264,8 @@ def _readings(pixels: np.ndarray, psnr_db: float):
     if max(height, width) > largest:  # one box-reduce + Lanczos pass instead of one per side
         image = image.resize((largest, largest), Image.Resampling.LANCZOS, reducing_gap=2.0)
     for side in MARKED_SIDES:
-        if (side, side) != (height, width):
+        # An image shrunk to under half its marked size has lost most of the mark's band: not worth a read.
+        if (side, side) != (height, width) and side <= 2 * max(height, width):
             yield read_bits(np.asarray(image.resize((side, side), Image.Resampling.LANCZOS)), psnr_db)
 
 
