@@ -108,9 +108,8 @@ def test_real_photos_decode_to_no_watermark(few_face_files: list[Path]) -> None:
         assert decode_watermark(_face(path, 64)).payload is None, path
 
 
-def test_a_persona_enlarged_and_recompressed_keeps_its_mark() -> None:
-    """Profile pictures get enlarged: a 64 px persona shown at 96, 128, 192 or 1024 px (and then
-    saved as JPEG q75) is read back at 64 px, where it was marked; a different payload is never read."""
+def _bundled_faces(count: int) -> np.ndarray:
+    """`count` 64 px faces from the bundled generator, as personas are drawn (psi 0.7)."""
     import torch
 
     from synthface.generator.images import to_uint8
@@ -120,7 +119,34 @@ def test_a_persona_enlarged_and_recompressed_keeps_its_mark() -> None:
 
     generator = load_generator(default_generator_spec())
     with torch.no_grad():
-        faces = to_uint8(generator(z_from_seeds(list(range(8)), generator.z_dim), psi=0.7))
+        return to_uint8(generator(z_from_seeds(list(range(count)), generator.z_dim), psi=0.7))
+
+
+def test_a_persona_shrunk_or_toned_keeps_its_mark() -> None:
+    """Upload pipelines shrink and retone: a persona kept at 0.5x or 0.75x its size, darkened, or
+    with contrast lowered or raised is still read (the decoder scans the gain such edits apply)."""
+    from PIL import ImageEnhance
+
+    edits = {
+        "shrunk 0.5x": lambda image: image.resize((32, 32), Image.Resampling.LANCZOS),
+        "shrunk 0.75x": lambda image: image.resize((48, 48), Image.Resampling.LANCZOS),
+        "brightness -15%": lambda image: ImageEnhance.Brightness(image).enhance(0.85),
+        "contrast -15%": lambda image: ImageEnhance.Contrast(image).enhance(0.85),
+        "contrast +5%": lambda image: ImageEnhance.Contrast(image).enhance(1.05),
+    }
+    for index, face in enumerate(_bundled_faces(8)):
+        payload = Payload(7000 + index, 43)
+        marked = Image.fromarray(embed_watermark(face, payload))
+        for name, edit in edits.items():
+            assert decode_watermark(np.asarray(edit(marked))).payload == payload, (index, name)
+    with pytest.raises(SynthfaceError, match="at least 64 px"):  # 0.25x: too small to read at all
+        decode_watermark(np.asarray(marked.resize((16, 16), Image.Resampling.LANCZOS)))
+
+
+def test_a_persona_enlarged_and_recompressed_keeps_its_mark() -> None:
+    """Profile pictures get enlarged: a 64 px persona shown at 96, 128, 192 or 1024 px (and then
+    saved as JPEG q75) is read back at 64 px, where it was marked; a different payload is never read."""
+    faces = _bundled_faces(8)
     for index, face in enumerate(faces):
         payload = Payload(5000 + index, 42)
         marked = Image.fromarray(embed_watermark(face, payload))

@@ -32,10 +32,14 @@ ALGORITHM = "org.synthface.watermark.stdm-dct.1"
 BAND = (0.04, 0.20)
 DEFAULT_PSNR_DB = 38.0
 MIN_SIDE = 64
-# Resizing and re-encoding low-pass the image, which shrinks the projections; the decoder
-# tries these gains (1.0 first). Each try is one more CRC-32 check, so the false-positive
-# bound grows to len(_GAINS) * 2**-32, still about 6e-9.
-_GAINS = tuple(np.round(np.linspace(1.0, 0.5, 26), 3))
+# Resizing, re-encoding and contrast or brightness edits scale the projections by an unknown
+# gain. The decoder scans this fine grid of gains (cheap: 80 projections each) and CRC-checks
+# only the `_GAIN_TRIES` gains whose soft bits sit closest to a lattice (gain 1.0 always first),
+# so the false-positive bound per read is _GAIN_TRIES * 2**-32 however fine the grid.
+# The grid must be fine: a projection sits tens of steps from zero, so a 1% gain error moves
+# it by a large part of a step.
+_GAIN_GRID = np.arange(0.5, 1.25, 0.001)
+_GAIN_TRIES = 8
 # Generators write squares of these sides. A square image of another size (a persona enlarged or
 # shrunk since it was marked) is also read back at each of them: the mark lives in a band of
 # normalised frequencies, which resizing keeps. Images larger than the biggest side are read only
@@ -224,13 +228,18 @@ def _soft_bits(proj: np.ndarray, layout: _Layout, step: float) -> np.ndarray:
 
 
 def _candidates(pixels: np.ndarray, psnr_db: float) -> list[np.ndarray]:
-    """Soft bits under each gain hypothesis, in the order the decoder tries them."""
+    """Soft bits under the gain hypotheses the decoder tries, most plausible first."""
     rgb = _as_rgb_float(pixels)
     height, width = rgb.shape[:2]
     layout = _layout(height, width)
     step = _step(height, width, psnr_db)
     proj = _projections(_luma(rgb)[None], layout)[0]
-    return [_soft_bits(proj, layout, gain * step) for gain in _GAINS]
+    confidence = np.mean(np.abs(np.cos((proj / (_GAIN_GRID[:, None] * step) - layout.dither) * 2.0 * np.pi)),
+                         axis=1)
+    peaks = np.flatnonzero((confidence >= np.roll(confidence, 1)) & (confidence >= np.roll(confidence, -1)))
+    best = peaks[np.argsort(-confidence[peaks])][: _GAIN_TRIES - 1]
+    gains = [1.0] + [float(_GAIN_GRID[index]) for index in best]
+    return [_soft_bits(proj, layout, gain * step) for gain in gains]
 
 
 def read_bits(pixels: np.ndarray, psnr_db: float = DEFAULT_PSNR_DB) -> tuple[np.ndarray, np.ndarray]:
@@ -249,14 +258,18 @@ def read_bits(pixels: np.ndarray, psnr_db: float = DEFAULT_PSNR_DB) -> tuple[np.
 
 
 def _readings(pixels: np.ndarray, psnr_db: float):
-    """The image as it is (unless larger than any generator writes), then rescaled to each side."""
+    """The image as it is (unless larger than any generator writes, or too small to hold a mark),
+    then, when square, rescaled to each marked side no more than twice its own."""
     from PIL import Image
 
     _check_image(pixels)
     height, width = pixels.shape[:2]
-    if max(height, width) <= MARKED_SIDES[-1]:
+    square = abs(height / width - 1.0) <= _SQUARE_TOLERANCE
+    if min(height, width) < MIN_SIDE and not (square and 2 * max(height, width) >= MARKED_SIDES[0]):
+        _layout(height, width)  # raises the "too small to carry a watermark" error
+    if min(height, width) >= MIN_SIDE and max(height, width) <= MARKED_SIDES[-1]:
         yield read_bits(pixels, psnr_db)
-    if abs(height / width - 1.0) > _SQUARE_TOLERANCE:
+    if not square:
         return
     image = Image.fromarray(pixels[..., :3] if pixels.ndim == 3 and pixels.shape[2] == 4 else
                             (pixels[..., 0] if pixels.ndim == 3 and pixels.shape[2] == 1 else pixels))
@@ -266,14 +279,15 @@ def _readings(pixels: np.ndarray, psnr_db: float):
     for side in MARKED_SIDES:
         # An image shrunk to under half its marked size has lost most of the mark's band: not worth a read.
         if (side, side) != (height, width) and side <= 2 * max(height, width):
-            yield read_bits(np.asarray(image.resize((side, side), Image.Resampling.LANCZOS)), psnr_db)
+            method = Image.Resampling.LANCZOS if side <= max(height, width) else Image.Resampling.BICUBIC
+            yield read_bits(np.asarray(image.resize((side, side), method)), psnr_db)
 
 
 def decode_watermark(pixels: np.ndarray, psnr_db: float = DEFAULT_PSNR_DB) -> WatermarkReading:
     """Read the watermark; `payload` is None ("no watermark") unless the CRC-32 holds.
 
     Tries the image's own size and, for a square image, each of `MARKED_SIDES`; each try is
-    26 gain hypotheses, so the false-positive bound is at most 6 * 26 * 2**-32, about 4e-8.
+    `_GAIN_TRIES` gain hypotheses, so the false-positive bound is at most 6 * 8 * 2**-32, about 1e-8.
     A non-square image larger than every marked side is not read at all: no watermark.
     """
     first = None
