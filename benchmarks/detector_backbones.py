@@ -30,8 +30,8 @@ SCORES = ("cnn", "inception", "combined")
 
 def views_of(bank, indices: np.ndarray, config, copies: int, rng: np.random.Generator) -> np.ndarray:
     from detectors.chain import training_view
-    from detectors.facebank import MARGIN
     from detectors.training import clean_view
+    from synthface.facebank import MARGIN
 
     views = [clean_view(bank, int(i), config.working_size) for i in indices]
     for _ in range(copies):
@@ -63,9 +63,9 @@ def main() -> None:
     from sklearn.preprocessing import StandardScaler
 
     from detectors.evaluation import tpr_at_fpr
-    from detectors.facebank import build_face_bank
     from detectors.model import load_detector
     from detectors.training import TrainDetectorConfig
+    from synthface.facebank import build_face_bank
     from synthface.metrics.inception import InceptionFeatures
 
     detector = load_detector(args.model)

@@ -44,7 +44,7 @@ class FaceAnalysis:
 
 def face_view(image: Image.Image, working_size: int) -> tuple[np.ndarray | None, int, Any]:
     """(canonical view of the largest face or None, number of faces, that face)."""
-    from detectors.faces import canonical_crop, find_faces
+    from synthface.faces import canonical_crop, find_faces
 
     faces = find_faces(image)
     if not faces:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from detectors.faces import FILL, canonical_crop
+from synthface.faces import FILL, canonical_crop
 
 _KERNELS = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS,
             Image.Resampling.BOX, Image.Resampling.HAMMING)

@@ -1,26 +1,20 @@
 """Sources of labelled images for the detector: names, labels and the images to measure.
 
-Training reads sources through face banks (`detectors.facebank`); evaluation reads the
+Training reads sources through face banks (`synthface.facebank`); evaluation reads the
 original files, because it must measure what `detect` does with a whole photo. A source's
 label is its folder name (`lfw`, `random-face`) or dataset id, and it is how reports and the
 model's config name it: a source whose label the detector trained on is measured on its
-`test` split only (`detectors.splits`), any other source on all of its images.
+`test` split only (`synthface.data.splits`), any other source on all of its images.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
-from detectors.splits import assign_splits
-
-
-def source_label(source: str) -> str:
-    """A short name for reports: the folder's name (`gen-psi07`), or the dataset id."""
-    path = Path(source)
-    return path.name if path.exists() else source
+from synthface.data.splits import assign_splits
+from synthface.facebank import source_label
 
 
 def _load(fetch, names: list[str], index: int):

@@ -2,7 +2,7 @@
 decision thresholds and familiarity statistics, all in one `model.safetensors`.
 
 Why this shape: every image reaches the network as the same upright face square at the same
-working size (`detectors.faces`), so the network only has to learn what synthesis leaves in a
+working size (`synthface.faces`), so the network only has to learn what synthesis leaves in a
 face, not where or how large the face is. Early layers keep full resolution so fine pixel
 statistics survive; the image's logit is a linear head on the spatial mean of the last
 features (the mean of per-patch logits), and that same mean feature vector measures how

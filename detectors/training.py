@@ -2,7 +2,7 @@
 familiarity statistics on held-out people.
 
 Each source (a folder or dataset of real photos or of one generator's faces) is read once
-into a face bank (`detectors.facebank`). Every step draws a balanced batch -- half real,
+into a face bank (`synthface.facebank`). Every step draws a balanced batch -- half real,
 with each real source equally likely, half generated, each generator by its share -- and
 sends every face through the same random chain (`detectors.chain`), so nothing but synthesis
 separates the classes. Batch k is a pure function of (seed, k), made one step ahead in a
@@ -31,10 +31,10 @@ import torch
 
 from detectors.calibration import fit_platt
 from detectors.chain import ChainConfig, training_view
-from detectors.facebank import MARGIN, FaceBank, build_face_bank
 from detectors.model import SynthDetector
 from detectors.scoring import DetectorHeads
 from synthface.errors import SynthfaceError
+from synthface.facebank import MARGIN, FaceBank, build_face_bank
 from synthface.io_utils import write_text_atomic
 
 log = logging.getLogger("detectors.training")
@@ -166,7 +166,7 @@ class _Batches:
 
 def clean_view(bank: FaceBank, index: int, size: int) -> np.ndarray:
     """The canonical view of a bank face as `detect` would crop it from an undegraded photo."""
-    from detectors.faces import canonical_crop
+    from synthface.faces import canonical_crop
 
     region = bank.region(index)
     per_unit = region.shape[0] / (1 + 2 * MARGIN)

@@ -55,7 +55,7 @@ def gallery(rows: list[dict], out: Path, columns: int = 8) -> None:
 
 def held_out_reals(faces: Path, count: int) -> list[Path]:
     """Real photos in the detector's test split (person-disjoint), alternating LFW and CelebA."""
-    from detectors.splits import assign_splits
+    from synthface.data.splits import assign_splits
 
     picked: list[list[Path]] = []
     for part in ("lfw", "celeba"):

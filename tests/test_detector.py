@@ -15,8 +15,8 @@ from detectors.chain import CONDITIONS, ChainConfig, apply_condition, training_v
 from detectors.model import SynthDetector, load_detector
 from detectors.outcomes import LIKELY_SYNTHETIC, NO_EVIDENCE, UNCERTAIN
 from detectors.scoring import DetectorHeads
-from detectors.splits import assign_splits
 from detectors.training import TrainDetectorConfig, train_detector
+from synthface.data.splits import assign_splits
 from synthface.errors import SynthfaceError
 
 TINY = {"widths": [8, 16, 16], "strides": [1, 2, 1]}
@@ -74,7 +74,7 @@ def toy_run(toy_pair, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_similarity_transform_recovers_a_rotation_scale_and_shift() -> None:
-    from detectors.faces import TEMPLATE, similarity_transform
+    from synthface.faces import TEMPLATE, similarity_transform
 
     angle, scale, shift = 0.3, 180.0, np.array([40.0, -12.0])
     rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
@@ -219,8 +219,8 @@ def test_training_resumes_from_its_checkpoint(toy_pair, tmp_path, monkeypatch) -
 
 
 def test_fake_weights_set_each_generators_share_of_a_batch(tmp_path) -> None:
-    from detectors.facebank import FaceBank
     from detectors.training import TrainingData, check_config, make_batch
+    from synthface.facebank import FaceBank
 
     def bank(label: str, value: int) -> FaceBank:
         names = [f"{i}.png" for i in range(40)]

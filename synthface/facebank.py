@@ -1,6 +1,7 @@
 """The face bank: every usable face of one source, upright, with room around it, cached.
 
-Training draws hundreds of thousands of random views (`detectors.chain`). Decoding each
+Training (the detector's random views in `detectors.chain`, the attribute model's) draws
+hundreds of thousands of views of the same faces. Decoding each
 photo and finding its face again for every view would cost more than the training itself,
 so a source is read once: each image is decoded, its largest face found and the canonical
 frame from -MARGIN to 1 + MARGIN cut out upright at the detail the photo has (capped at
@@ -21,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from detectors.splits import SPLITS, assign_splits
+from synthface.data.splits import SPLITS, assign_splits
 from synthface.errors import SynthfaceError
 
-log = logging.getLogger("detectors.facebank")
+log = logging.getLogger("synthface.facebank")
 
 MARGIN = 0.25  # canonical units kept on each side of the face square
 BANK_FORMAT = 1  # bump when the regions for the same options would change
@@ -50,7 +51,7 @@ class FaceBank:
         return self.regions[index, :side, :side]
 
     def split_indices(self) -> dict[str, np.ndarray]:
-        """Indices of each split (people kept apart: `detectors.splits`)."""
+        """Indices of each split (people kept apart: `synthface.data.splits`)."""
         assignment = np.array(assign_splits(self.names)) if self.names else np.array([], dtype=str)
         return {split: np.flatnonzero(assignment == split) for split in SPLITS}
 
@@ -65,8 +66,8 @@ class _BankChunk:
 
 
 def _bank_chunk(start: int, payloads: list, names: list[str], max_side: int) -> _BankChunk:
-    from detectors.faces import canonical_crop, find_faces
     from synthface.data.decode import ImageReadError, decode_image
+    from synthface.faces import canonical_crop, find_faces
 
     chunk = _BankChunk(start, [], [], [], [])
     for offset, (payload, name) in enumerate(zip(payloads, names, strict=True)):
@@ -143,12 +144,17 @@ def _load(path: Path, label: str) -> FaceBank | None:
         return None
 
 
+def source_label(source: str) -> str:
+    """A short name for reports: the folder's name (`gen-psi07`), or the dataset id."""
+    path = Path(source)
+    return path.name if path.exists() else source
+
+
 def build_face_bank(source: str | Path, max_side: int, label: str | None = None, max_images: int | None = None,
                     progress: bool = True, num_workers: int | None = None, use_cache: bool = True) -> FaceBank:
     """Find the face of every image of `source` (folder or dataset) and keep its region; cached."""
     from tqdm.auto import tqdm
 
-    from detectors.data import source_label
     from synthface.data.sources import resolve_source
     from synthface.data.workers import ChunkWork, default_workers, run_chunks
 
