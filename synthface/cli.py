@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "synthface.hub.commands",
     "synthface.data.commands",
     "synthface.personas.commands",
+    "synthface.attributes.commands",
     "detectors.commands",
 )
 

@@ -30,6 +30,7 @@ DISCRIMINATOR_CONFIG = {
     "mbstd_group_size": (1, 64),
 }
 DETECTOR_CONFIG = {"widths": (1, 1024), "strides": (1, 2), "working_size": (16, 512)}
+ATTRIBUTE_CONFIG = {"widths": (1, 1024)}
 
 
 def check_config(config: Any, limits: dict[str, tuple[float, float]], kind: str) -> None:

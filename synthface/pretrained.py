@@ -23,6 +23,7 @@ GENERATOR_ENV = "SYNTHFACE_GENERATOR"
 DETECTOR_ENV = "SYNTHFACE_DETECTOR"
 DEFAULT_GENERATOR_DIR = Path(__file__).resolve().parent / "weights" / "synthface-faces64"
 DEFAULT_DETECTOR_DIR = Path(__file__).resolve().parents[1] / "detectors" / "weights"
+DEFAULT_ATTRIBUTE_DIR = Path(__file__).resolve().parent / "weights" / "synthface-attributes"
 
 
 def _is_model_folder(folder: Path) -> bool:

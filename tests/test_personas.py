@@ -80,9 +80,27 @@ def test_persona_identity_is_stable_and_model_specific():
     assert a == persona_id("sha-a", PersonaSpec(7)) and re.fullmatch(r"p-[0-9a-f]{20}", a)
     assert a != persona_id("sha-b", PersonaSpec(7)) != persona_id("sha-a", PersonaSpec(8))
     assert persona_id("sha-a", PersonaSpec(7, 9, "fine")) != a
-    first, again = persona_profile(a), persona_profile(a)
+    first, again = persona_profile(a, "female"), persona_profile(a, "female")
     assert first == again and first.name in first.profile and "fictional" in first.profile
-    assert persona_profile(persona_id("sha-a", PersonaSpec(8))) != first
+    assert persona_profile(persona_id("sha-a", PersonaSpec(8)), "female") != first
+
+
+def test_names_and_pronouns_follow_the_presentation():
+    """A face read as female gets a female-read name and she/her, male likewise, unsure a neutral
+    name and they/them; the name dictionary agrees with every name drawn."""
+    from synthface.attributes.labels import name_presentation, persona_first_names
+    from synthface.personas.persona import PersonaSpec, persona_id, persona_profile
+
+    neutral = set(persona_first_names()["uncertain"])
+    for seed in range(40):
+        pid = persona_id("sha-a", PersonaSpec(seed))
+        female, male, unsure = (persona_profile(pid, p) for p in ("female", "male", "uncertain"))
+        assert name_presentation(female.name.split()[0]) == "female" and female.pronouns == "she/her"
+        assert name_presentation(male.name.split()[0]) == "male" and male.pronouns == "he/him"
+        assert unsure.name.split()[0] in neutral and unsure.pronouns == "they/them"
+        assert "(she/her)" in female.profile and "(they/them)" in unsure.profile
+    with pytest.raises(SynthfaceError, match="unknown presentation"):
+        persona_profile(pid, "robot")
 
 
 def test_variants_keep_coarse_and_middle_styles_and_vary_fine_ones(tiny_model):
@@ -243,8 +261,46 @@ def test_card_has_the_metadata_and_sections_the_hub_needs(dataset):
     assert info["download_size"] == sum(p.stat().st_size for p in (out / "data").glob("*.parquet"))
     assert {"name": "image", "dtype": "image"} in info["features"]
     for phrase in ("synthface verify", "Impersonation", "Fake profiles", "synthface detect", "biases",
-                   "non-commercial research", "No memorisation guard", "12 **AI-generated**"):
+                   "non-commercial research", "No memorisation guard", "12 **AI-generated**", "## Who is in it",
+                   "not identities", "| uncertain | 6 | 100.0% |", "no face the detector could find"):
         assert phrase in card.text, phrase
+
+
+def test_choosing_seeds_by_how_faces_read(signing_home, tmp_path):
+    """--filter keeps only faces read so, with fitting names; --balance splits female/male evenly; the card
+    and a resumed run agree; a filter nothing passes stops with one line."""
+    import datasets
+
+    from synthface.attributes.labels import name_presentation
+    from synthface.personas.pipeline import generate_personas
+    from synthface.pretrained import default_generator_spec
+
+    bundled = default_generator_spec()
+    out = tmp_path / "women"
+    generate_personas(_options(bundled, out, count=4, variants=1, filter="gender=female"))
+    rows = datasets.load_dataset(str(out), split="train", cache_dir=_cache(out))
+    assert rows["perceived_gender"] == ["female"] * 4 and all(p >= 0.5 for p in rows["p_female"])
+    assert all(name_presentation(name.split()[0]) == "female" for name in rows["name"])
+    assert rows["pronouns"] == ["she/her"] * 4 and "only faces read as female" in (out / "README.md").read_text()
+    even = tmp_path / "even"
+    generate_personas(_options(bundled, even, count=6, variants=1, balance="gender"))
+    rows = datasets.load_dataset(str(even), split="train", cache_dir=_cache(even))
+    assert sorted(rows["perceived_gender"]) == ["female"] * 3 + ["male"] * 3
+    card = (even / "README.md").read_text()
+    assert "| female | 3 | 50.0% |" in card and "--balance gender" in card
+
+
+def test_a_choice_nothing_passes_and_bad_choices_fail_clearly(signing_home, tiny_model, tmp_path):
+    from synthface.personas.pipeline import generate_personas
+
+    with pytest.raises(SynthfaceError, match="only 0 of the 2 personas wanted"):  # random weights: no face
+        generate_personas(_options(tiny_model, tmp_path / "a", count=2, filter="gender=female"))
+    with pytest.raises(SynthfaceError, match="gender=female, gender=male or gender=uncertain"):
+        generate_personas(_options(tiny_model, tmp_path / "b", filter="age=old"))
+    with pytest.raises(SynthfaceError, match="not both"):
+        generate_personas(_options(tiny_model, tmp_path / "c", filter="gender=male", balance="gender"))
+    with pytest.raises(SynthfaceError, match="do not combine with --mix"):
+        generate_personas(_options(tiny_model, tmp_path / "d", count=None, mix="1:2", balance="gender"))
 
 
 def test_resume_keeps_finished_shards_and_refuses_to_mix_runs(signing_home, tiny_model, tmp_path):

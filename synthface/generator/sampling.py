@@ -110,3 +110,15 @@ def mixing_grid(G: Generator, source_seeds: list[int], style_seeds: list[int], b
         tiles.append(src_img[r])
         tiles.extend(to_uint8(G.synthesis(mixed, noise_mode=noise_mode)))
     return make_grid(np.stack(tiles), columns=len(style_seeds) + 1)
+
+
+@torch.no_grad()
+def edit_grid(G: Generator, seeds: list[int], vector: np.ndarray, spread: float, amount: float, columns: int = 5,
+              psi: float = 0.7) -> Image.Image:
+    """One row per seed: its face moved along a W direction (unit `vector`) from 0 to `amount` spreads."""
+    ws = G.mapping(z_from_seeds(seeds, G.z_dim), psi=psi)  # [S, num_ws, w_dim]
+    steps = torch.linspace(0.0, float(amount), max(2, columns))
+    offset = torch.from_numpy(np.asarray(vector, np.float32)) * float(spread)
+    moved = ws[:, None] + steps[None, :, None, None] * offset  # [S, C, num_ws, w_dim]
+    images = to_uint8(G.synthesis(moved.flatten(0, 1), noise_mode="const"))
+    return make_grid(images, columns=len(steps))

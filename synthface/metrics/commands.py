@@ -1,4 +1,5 @@
-"""`synthface metrics`: FID and KID of a generator against a real image set.
+"""`synthface metrics`: FID and KID of a generator against a real image set, and (`--separability`)
+the linear separability of its latent spaces by perceived gender presentation.
 
 Heavy imports (torch, scipy, the Inception network) happen inside the command so
 `synthface --help` stays fast.
@@ -37,8 +38,16 @@ def register(app: typer.Typer) -> None:
     def metrics(
         model: str = typer.Option(None, "--model", help="Generator folder, run folder or Hub model id "
                                   "(default: the bundled generator)."),
-        data: str = typer.Option(..., "--data", help="Real images: folder, dataset folder or Hub dataset."),
-        num: int = typer.Option(10000, "--num", min=2, help="Generated samples (10000 = the usual FID-10k)."),
+        data: str = typer.Option(None, "--data", help="Real images for FID/KID: folder, dataset folder or Hub "
+                                 "dataset (needed unless --separability)."),
+        num: int = typer.Option(None, "--num", min=2, help="Generated samples (default 10000, the usual FID-10k; "
+                                "4000 with --separability)."),
+        separability: bool = typer.Option(False, "--separability", help="Linear separability of Z and W by "
+                                          "perceived gender presentation, and the W edit direction; written into "
+                                          "a local model folder (metrics.json, card, "
+                                          "attribute_directions.safetensors) for `sample --edit`."),
+        attributes: str = typer.Option(None, "--attributes", help="Attribute model for --separability (default: "
+                                       "the bundled one)."),
         psi: float = typer.Option(1.0, "--psi", help="Truncation psi (1.0 = none; lower scores worse)."),
         resolution: int | None = typer.Option(
             None, "--resolution", help="Resolution to prepare the real images at (default: the model's)."
@@ -60,6 +69,13 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """FID and KID of a generator's samples against real images (TF-Inception, as in the papers)."""
+        if separability:
+            _separability(model, num or 4000, seed, batch_size, attributes, as_json, out)
+            if data is None:
+                return
+        if data is None:
+            raise SynthfaceError("pass --data REAL_IMAGES for FID/KID (or --separability)")
+        num = num or 10000
         from synthface.data import prepare_images
         from synthface.generator.sampling import load_generator
         from synthface.io_utils import write_text_atomic
@@ -102,3 +118,48 @@ def register(app: typer.Typer) -> None:
         if out is not None:
             write_text_atomic(out, text + "\n")
         typer.echo(text if as_json else _format_report(result, model, data))
+
+
+def _separability(model: str | None, num: int, seed: int, batch_size: int, attributes: str | None,
+                  as_json: bool, out: Path | None) -> None:
+    """Measure separability and the edit direction; record them in a local generator folder."""
+    import os
+
+    from synthface.attributes.model import load_attribute_model
+    from synthface.generator.sampling import load_generator, resolve_generator_folder
+    from synthface.io_utils import write_text_atomic
+    from synthface.metrics.separability import edit_effect, generate_and_read
+    from synthface.metrics.separability import separability as measure
+
+    folder = resolve_generator_folder(model)
+    G = load_generator(folder)
+    reader = load_attribute_model(attributes)
+    z, w, p_female = generate_and_read(G, reader, num, seed, batch_size)
+    result, direction = measure(z, w, p_female)
+    result.update(edit_effect(G, reader, direction, num=min(200, num), seed=seed + num))
+    text = json.dumps(result, indent=2)
+    if out is not None:
+        write_text_atomic(out, text + "\n")
+    local = model is None or Path(model).expanduser().is_dir()
+    if local and os.access(folder, os.W_OK):
+        from synthface.hub.publish import write_model_card
+
+        metrics_file = folder / "metrics.json"
+        metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
+        metrics.update({key: round(value, 4) for key, value in result.items()
+                        if key.startswith(("separability_", "edit_")) and isinstance(value, float)})
+        write_text_atomic(metrics_file, json.dumps(metrics, indent=2) + "\n")
+        direction.save(folder)
+        write_model_card(folder, json.loads((folder / "config.json").read_text(encoding="utf-8")))
+        where = f"recorded in {folder} (metrics.json, README.md, attribute_directions.safetensors)"
+    else:
+        where = "not recorded: the model is not a writable local folder"
+    if as_json:
+        typer.echo(text)
+        return
+    typer.echo(f"separability (H(Y|X), nats; lower is more linear) over {result['faces_used']} confident faces: "
+               f"Z {result['separability_gender_z']:.3f}, W {result['separability_gender_w']:.3f}")
+    towards, away = result["edit_male_read_to_female"], result["edit_female_read_to_male"]
+    typer.echo(f"W edit of 2 spreads: {towards if towards is None else f'{towards:.0%}'} of male-read faces read "
+               f"as female after it, {away if away is None else f'{away:.0%}'} of female-read faces as male "
+               f"after the opposite move; {where}")

@@ -37,6 +37,12 @@ def generate_personas_command(
     key: Path = typer.Option(None, "--key", help="Signing private key (PEM)."),
     training_data: str = typer.Option("celeba,lfw", "--training-data", help="What the model was trained on."),
     name: str = typer.Option(None, "--name", help="Pretty name for the dataset card."),
+    attributes: str = typer.Option(None, "--attributes", help="Attribute model that reads each face, so names and "
+                                   "pronouns fit it (default: the one bundled with synthface)."),
+    balance: str = typer.Option(None, "--balance", help="'gender': keep seeds so that half the faces read as "
+                                "female and half as male."),
+    filter_spec: str = typer.Option(None, "--filter", help="gender=female, gender=male or gender=uncertain: keep "
+                                    "only seeds whose face reads so."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON report instead of a summary."),
 ) -> None:
     """Generate a persona dataset: signed, watermarked faces with names, in the Hub's dataset layout."""
@@ -47,7 +53,7 @@ def generate_personas_command(
         crossover=crossover, workers=workers, shard_size=shard_size, batch_size=batch_size, resume=resume,
         sidecar=sidecar, guard=guard, rank=rank, world_size=world_size, cert=cert, key=key,
         training_data=tuple(part.strip() for part in training_data.split(",") if part.strip()),
-        pretty_name=name,
+        pretty_name=name, attributes=attributes, balance=balance, filter=filter_spec,
     )
     report = generate_personas(options)
     if as_json:

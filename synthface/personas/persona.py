@@ -4,6 +4,12 @@ A persona is a function of (model, seed): the id hashes the checkpoint's sha256
 with the seed (and the style-mix parents, for mixed faces), and Faker is seeded
 from that id, so the same seed on the same model gives the same person on every
 machine, in every shard, under any number of ranks.
+
+The first name and pronouns follow how the face reads (`synthface.attributes`): a face
+that reads as female gets a name and pronouns a reader takes as female, one that reads as
+male a male one, and a face the attribute model is unsure of a neutral name and they/them.
+The profile states no age: nothing here can measure one from a face, and a random age
+contradicts the face as often as not.
 """
 
 from __future__ import annotations
@@ -67,10 +73,11 @@ def image_id(persona: str, variant: int) -> str:
 
 @dataclass(frozen=True)
 class Profile:
-    """A fictional display name and a one-line profile; made up, never a real person's data."""
+    """A fictional display name, pronouns and a one-line profile; made up, never a real person's data."""
 
     name: str
     profile: str
+    pronouns: str
 
 
 @lru_cache(maxsize=1)
@@ -80,24 +87,30 @@ def _faker():
     return Faker("en_US")
 
 
-def persona_profile(persona: str) -> Profile:
-    """Faker name and profile seeded by the persona id (same id, same person, everywhere).
+def persona_profile(persona: str, presentation: str) -> Profile:
+    """Name, pronouns and profile seeded by the persona id, fitting `presentation` (FEMALE, MALE or
+    UNCERTAIN, as `synthface.attributes` reads the face): same id and face, same person, everywhere.
 
     The text depends on the Faker release (its word lists change); the dataset card
     records the version so a profile can be reproduced exactly.
     """
+    from synthface.attributes.labels import PRONOUNS, persona_first_names
+
+    names = persona_first_names()
+    if presentation not in names:
+        raise SynthfaceError(f"unknown presentation {presentation!r}: use one of {', '.join(names)}")
     fake = _faker()
     fake.seed_instance(int(hashlib.sha256(persona.encode()).hexdigest()[:16], 16))
-    first, last = fake.first_name(), fake.last_name()
-    age = fake.random_int(min=19, max=78)
+    first, last = fake.random_element(names[presentation]), fake.last_name()
     job = fake.job().split(",")[0].lower()
     city = fake.city()
     hobby = fake.random_element(
         ("hiking", "chess", "baking", "cycling", "jazz", "gardening", "photography", "swimming",
          "board games", "pottery", "running", "birdwatching", "painting", "football", "reading")
     )
-    text = f"{first} {last} ({age}) is a fictional {job} from {city} who enjoys {hobby}."
-    return Profile(f"{first} {last}", text)
+    pronouns = PRONOUNS[presentation]
+    text = f"{first} {last} ({pronouns}) is a fictional {job} from {city} who enjoys {hobby}."
+    return Profile(f"{first} {last}", text, pronouns)
 
 
 def faker_version() -> str:

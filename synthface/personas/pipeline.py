@@ -1,7 +1,8 @@
 """`generate_personas`: a generator in, a signed persona dataset in the Hub's layout out.
 
-Per batch: latents -> synthesis -> uint8 -> memorisation guard -> (workers) watermark +
-C2PA signing -> rows. The main process synthesises batch b+1 while workers sign batch b.
+Per batch: latents -> synthesis -> uint8 -> memorisation guard -> how each face reads
+(`synthface.personas.presentation`; names and pronouns follow it) -> (workers) watermark +
+C2PA signing -> rows. The main process synthesises and reads batch b+1 while workers sign batch b.
 
 Work is split into shards of consecutive personas (a seed range each). Under torchrun
 (RANK / WORLD_SIZE) or with explicit rank and world size, rank r writes shards
@@ -28,6 +29,7 @@ from synthface.errors import SynthfaceError
 from synthface.personas.persona import PersonaSpec
 
 MANIFESTS_DIR = "manifests"
+PRESENTATION_VALUES = ("female", "male", "uncertain")
 
 
 @dataclass
@@ -54,6 +56,9 @@ class GenerateOptions:
     key: Path | None = None
     training_data: tuple[str, ...] = ("celeba", "lfw")
     pretty_name: str | None = None
+    attributes: str | None = None  # None: the attribute model bundled with synthface
+    balance: str | None = None  # "gender": an even split of faces read as female and male
+    filter: str | None = None  # "gender=female|male|uncertain": only such faces
     progress: bool = True
 
 
@@ -82,6 +87,8 @@ def plan_personas(options: GenerateOptions) -> list[PersonaSpec]:
     if options.mix:
         if options.count is not None:
             raise SynthfaceError("--mix lists the personas itself; leave out --count")
+        if options.balance or options.filter:
+            raise SynthfaceError("--balance and --filter choose seeds; they do not combine with --mix")
         if ":" not in options.mix:
             raise SynthfaceError(f"--mix {options.mix!r}: use SOURCE_SEEDS:STYLE_SEEDS, e.g. 0-9:100-102")
         sources, styles = (parse_seeds(part) for part in options.mix.split(":", 1))
@@ -136,13 +143,18 @@ class _Run:
     plan_id: str
     guard: Any
     identity: Any
+    attribute_model: Any
+    attribute_sha256: str
+    choice: Any = None
+    readings: dict[str, Any] = field(default_factory=dict)  # persona key -> Perception, from choosing seeds
 
     def shard_personas(self, index: int) -> list[PersonaSpec]:
         size = self.options.shard_size
         return self.personas[index * size : (index + 1) * size]
 
 
-def _plan_id(options: GenerateOptions, sha256: str, personas: list[PersonaSpec], guard: Any) -> str:
+def _plan_id(options: GenerateOptions, sha256: str, personas: list[PersonaSpec], guard: Any,
+             attribute_sha256: str) -> str:
     """Hash of everything that decides the shards' content, so --resume never mixes two runs."""
     plan = {
         "checkpoint": sha256,
@@ -152,15 +164,18 @@ def _plan_id(options: GenerateOptions, sha256: str, personas: list[PersonaSpec],
         "batch_size": options.batch_size,
         "personas": hashlib.sha256("|".join(p.key for p in personas).encode()).hexdigest(),
         "guard": None if guard is None else [guard.threshold, guard.info.get("feature"), list(guard.bank.shape)],
+        "attributes": attribute_sha256,  # names and pronouns follow its readings
     }
     return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _prepare_run(options: GenerateOptions) -> _Run:
+    from synthface.attributes.model import load_attribute_model, resolve_attribute_folder
     from synthface.generator.sampling import load_generator, resolve_generator_folder
     from synthface.personas.guard import GUARD_FILE, load_guard
     from synthface.personas.latents import check_crossover
     from synthface.personas.persona import checkpoint_sha256
+    from synthface.personas.presentation import choose_seeds, parse_choice
     from synthface.provenance import load_signing_identity
 
     _check_options(options)
@@ -186,11 +201,22 @@ def _prepare_run(options: GenerateOptions) -> _Run:
             f"model {options.model} has no memorisation guard ({GUARD_FILE}); build it with "
             f"`synthface build-guard --model {options.model} --data TRAINING_DATA`, or pass --no-guard"
         )
+    choice = parse_choice(options.balance, options.filter)
+    attribute_dir = resolve_attribute_folder(options.attributes)
+    attribute_model = load_attribute_model(attribute_dir)
     identity = load_signing_identity(options.cert, options.key, create_if_missing=True)
     sha256 = checkpoint_sha256(model_dir)
+    readings = {}
+    if choice is not None:
+        seeds, by_seed = choose_seeds(generator, attribute_model, choice, len(personas), options.seed_start,
+                                      options.psi, options.batch_size, options.progress)
+        personas = [PersonaSpec(seed) for seed in seeds]
+        readings = {PersonaSpec(seed).key: reading for seed, reading in by_seed.items()}
+    attribute_sha256 = checkpoint_sha256(attribute_dir)
     num_shards = -(-len(personas) // options.shard_size)
     return _Run(options, model_dir, generator, _generator_id(options.model, model_dir), sha256, personas,
-                num_shards, _plan_id(options, sha256, personas, guard), guard, identity)
+                num_shards, _plan_id(options, sha256, personas, guard, attribute_sha256), guard, identity,
+                attribute_model, attribute_sha256, choice, readings)
 
 
 def _existing_shards(run: _Run) -> dict[int, dict]:
@@ -228,6 +254,7 @@ class _PendingBatch:
     flagged: int
     dropped_personas: int
     futures: list[Any]
+    readings: dict[str, Any]  # persona key -> Perception
 
 
 def _synthesise_batch(run: _Run, personas: list[PersonaSpec]) -> tuple[list, np.ndarray, np.ndarray]:
@@ -250,6 +277,18 @@ def _guard_batch(run: _Run, specs: list, pixels: np.ndarray) -> tuple[np.ndarray
     bad = {specs[i].persona.key for i in np.flatnonzero(check.flagged)}
     keep = [i for i, spec in enumerate(specs) if spec.persona.key not in bad]
     return check.distances, keep, int(check.flagged.sum()), len(bad)
+
+
+def _read_batch(run: _Run, specs: list, pixels: np.ndarray, keep: list[int]) -> dict[str, Any]:
+    """How each kept persona's face (its variant 0) reads; seeds already read when choosing are reused."""
+    from synthface.personas.presentation import read_personas
+
+    firsts = [i for i in keep if specs[i].variant == 0 and specs[i].persona.key not in run.readings]
+    readings = {key: run.readings[key] for key in {specs[i].persona.key for i in keep} if key in run.readings}
+    if firsts:
+        for i, reading in zip(firsts, read_personas(run.attribute_model, pixels[firsts]), strict=True):
+            readings[specs[i].persona.key] = reading
+    return readings
 
 
 def _sign_jobs(run: _Run, specs: list, pixels: np.ndarray, keep: list[int]) -> list:
@@ -287,7 +326,8 @@ def _rows_of(run: _Run, batch: _PendingBatch, rows: dict[str, list], version: st
         spec = batch.specs[i]
         pid = persona_id(run.sha256, spec.persona)
         iid = image_id(pid, spec.variant)
-        profile = persona_profile(pid)
+        reading = batch.readings[spec.persona.key]
+        profile = persona_profile(pid, reading.presentation)
         if run.options.sidecar:
             write_bytes_atomic(manifests / f"{iid}.c2pa", result.manifest_store)
         values = {
@@ -296,7 +336,10 @@ def _rows_of(run: _Run, batch: _PendingBatch, rows: dict[str, list], version: st
             "persona_id": pid,
             "variant": spec.variant,
             "name": profile.name,
+            "pronouns": profile.pronouns,
             "profile": profile.profile,
+            "perceived_gender": reading.presentation,
+            "p_female": reading.p_female,
             "seed": spec.persona.seed,
             "psi": run.options.psi,
             "w": batch.ws[i],
@@ -324,13 +367,15 @@ def _write_one_shard(run: _Run, index: int, pool: Any, bar: Any) -> dict:
     rows: dict[str, list] = {name: [] for name in features}
     personas = run.shard_personas(index)
     stats = {"plan": run.plan_id, "shard": index, "num_shards": run.num_shards, "planned_personas": len(personas),
-             "personas": 0, "images": 0, "flagged_images": 0, "dropped_personas": 0, "dropped_images": 0}
+             "personas": 0, "images": 0, "flagged_images": 0, "dropped_personas": 0, "dropped_images": 0,
+             "perceived_gender": dict.fromkeys(PRESENTATION_VALUES, 0), "no_face": 0}
     pending: _PendingBatch | None = None
     for batch_personas in _batches(personas, run.options.variants, run.options.batch_size):
         specs, pixels, ws = _synthesise_batch(run, batch_personas)
         distances, keep, flagged, dropped = _guard_batch(run, specs, pixels)
-        current = _PendingBatch(specs, pixels, ws, distances, keep, flagged, dropped,
-                                pool.submit(_sign_jobs(run, specs, pixels, keep)) if keep else [])
+        futures = pool.submit(_sign_jobs(run, specs, pixels, keep)) if keep else []
+        current = _PendingBatch(specs, pixels, ws, distances, keep, flagged, dropped, futures,
+                                _read_batch(run, specs, pixels, keep))
         if pending is not None:
             _finish(run, pending, rows, stats, synthface.__version__, bar)
         pending = current
@@ -348,6 +393,9 @@ def _finish(run: _Run, batch: _PendingBatch, rows: dict, stats: dict, version: s
     stats["flagged_images"] += batch.flagged
     stats["dropped_personas"] += batch.dropped_personas
     stats["dropped_images"] += len(batch.specs) - len(batch.keep)
+    for reading in batch.readings.values():
+        stats["perceived_gender"][reading.presentation] += 1
+        stats["no_face"] += not reading.face_found
     bar.update(personas)
     if stats["dropped_personas"]:
         bar.set_postfix(dropped=stats["dropped_personas"], refresh=False)
@@ -424,6 +472,10 @@ def _command_args(options: GenerateOptions) -> str:
         parts.append(f"--batch-size {options.batch_size}")
     if not options.guard:
         parts.append("--no-guard")
+    if options.balance:
+        parts.append(f"--balance {options.balance}")
+    if options.filter:
+        parts.append(f"--filter {options.filter}")
     return " ".join(parts + ["--out DIR"])
 
 
@@ -435,6 +487,9 @@ def card_facts(run: _Run, totals: dict[str, int]) -> dict[str, Any]:
     options = run.options
     if options.mix:
         source = f"every pair of source and style seeds in --mix {options.mix}"
+    elif run.choice is not None:
+        seeds = [spec.seed for spec in run.personas]
+        source = f"{len(seeds)} seeds between {min(seeds)} and {max(seeds)}"
     else:
         source = f"seeds {options.seed_start} to {options.seed_start + len(run.personas) - 1}"
     return {
@@ -455,7 +510,30 @@ def card_facts(run: _Run, totals: dict[str, int]) -> dict[str, Any]:
         "num_ws": run.generator.num_ws,
         "w_dim": run.generator.w_dim,
         "sidecar": options.sidecar,
+        "presentation": _presentation_facts(run, totals),
     }
+
+
+def _presentation_facts(run: _Run, totals: dict[str, int]) -> dict[str, Any]:
+    """Who is in the dataset as the attribute model reads the faces, and how well it reads them."""
+    from synthface.attributes.model import resolve_attribute_folder
+
+    personas = max(1, totals["personas"])
+    rows = [{"value": value, "personas": totals[f"perceived_{value}"],
+             "share": f"{100 * totals[f'perceived_{value}'] / personas:.1f}%"} for value in PRESENTATION_VALUES]
+    facts: dict[str, Any] = {"rows": rows, "no_face": totals["no_face"],
+                             "choice": run.choice.describe() if run.choice is not None else None,
+                             "model_sha256": run.attribute_sha256}
+    evaluation = resolve_attribute_folder(run.options.attributes) / "evaluation.json"
+    if evaluation.is_file():
+        summary = json.loads(evaluation.read_text(encoding="utf-8"))
+        test = summary.get("test", {})
+        facts["test"] = {key: test.get(key) for key in ("faces", "people")}
+        facts["test"].update({name: {k: (f"{100 * v:.1f}%" if isinstance(v, float) else v)
+                                     for k, v in test.get(name, {}).items()}
+                              for name in ("clean", "detail40") if name in test})
+        facts["hand_check"] = summary.get("hand_check")
+    return facts
 
 
 def write_card_if_complete(run: _Run) -> bool:
@@ -465,7 +543,8 @@ def write_card_if_complete(run: _Run) -> bool:
     from synthface.personas.writer import dataset_features, dataset_info_yaml, read_shard_stats, shard_relpath
 
     out = Path(run.options.out)
-    totals = {"personas": 0, "images": 0, "flagged_images": 0, "dropped_personas": 0, "dropped_images": 0}
+    totals = {"personas": 0, "images": 0, "flagged_images": 0, "dropped_personas": 0, "dropped_images": 0,
+              "no_face": 0, **{f"perceived_{value}": 0 for value in PRESENTATION_VALUES}}
     shards = [out / shard_relpath(index, run.num_shards) for index in range(run.num_shards)]
     for shard in shards:
         stats = read_shard_stats(shard)
@@ -473,6 +552,8 @@ def write_card_if_complete(run: _Run) -> bool:
             return False
         for key in totals:
             totals[key] += int(stats.get(key, 0))
+        for value, number in stats.get("perceived_gender", {}).items():
+            totals[f"perceived_{value}"] += int(number)
     features = dataset_features(run.generator.num_ws, run.generator.w_dim)
     card = render_dataset_card(card_facts(run, totals), guard=_guard_summary(run, totals),
                                training_data=run.options.training_data,

@@ -161,13 +161,35 @@ def register(app: typer.Typer) -> None:
         crossover: str = typer.Option("coarse", help="Styles the column face gives: coarse, middle, fine or "
                                         "a layer index N (layers N..end)."),
         noise_mode: str = typer.Option("const", help="const, random or none."),
+        edit: str = typer.Option(None, help="ATTRIBUTE=AMOUNT, e.g. gender=+2 (towards faces read as female) or "
+                                 "gender=-2: one row per seed, its face moved along the W direction that "
+                                 "`synthface metrics --separability` found, in --columns steps up to AMOUNT "
+                                 "spreads of the faces along it."),
     ) -> None:
-        """Draw a grid of faces, or a style-mixing grid with --mix."""
-        from synthface.generator.sampling import load_generator, mixing_grid, seed_grid, style_band
+        """Draw a grid of faces, a style-mixing grid with --mix, or attribute edits with --edit."""
+        from synthface.generator.sampling import (
+            edit_grid,
+            load_generator,
+            mixing_grid,
+            resolve_generator_folder,
+            seed_grid,
+            style_band,
+        )
         from synthface.generator.seeds import parse_seeds
 
         G = load_generator(model)
-        if mix:
+        if edit:
+            from synthface.metrics.separability import Direction
+
+            attribute, _, amount = edit.partition("=")
+            try:
+                value = float(amount)
+            except ValueError:
+                raise SynthfaceError(f"--edit {edit!r}: use ATTRIBUTE=AMOUNT, e.g. gender=+2") from None
+            direction = Direction.load(resolve_generator_folder(model), attribute)
+            image = edit_grid(G, parse_seeds(seeds), direction.vector, direction.spread, value,
+                              columns=columns, psi=psi)
+        elif mix:
             if ":" not in mix:
                 raise SynthfaceError(f"--mix {mix!r}: use SOURCE_SEEDS:STYLE_SEEDS, e.g. 0-4:10-14")
             rows, cols = mix.split(":", 1)

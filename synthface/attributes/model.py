@@ -1,0 +1,136 @@
+"""The attribute model: perceived gender presentation of a face, with a calibrated probability.
+
+A small CNN scores the face view of `synthface.attributes.views` and gives the logit of
+"reads as female". Its temperature is fitted on held-out people so that p means what it says,
+and `confident` is the probability beyond which held-out accuracy reaches the target: a face
+between 1 - confident and confident is UNCERTAIN, and personas then get a neutral name. Weights,
+temperature and threshold are tensors beside config.json (save_pretrained / from_pretrained,
+like every synthface model), so loading never unpickles anything.
+
+What it predicts is how a viewer would likely read the face, learned from names of photographed
+people; it says nothing of anyone's gender identity, and it must not be used to decide anything
+about a real person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from synthface.attributes.labels import FEMALE, MALE, UNCERTAIN
+from synthface.errors import SynthfaceError
+from synthface.limits import ATTRIBUTE_CONFIG
+from synthface.modeling import SelfDescribingModel
+
+__all__ = ["AttributeModel", "Perception", "load_attribute_model", "perceive"]
+
+
+@dataclass(frozen=True)
+class Perception:
+    """How one face reads: FEMALE, MALE or UNCERTAIN, and p(female) (None when no face was found)."""
+
+    presentation: str
+    p_female: float | None
+
+    @property
+    def face_found(self) -> bool:
+        return self.p_female is not None
+
+
+class AttributeModel(
+    nn.Module,
+    SelfDescribingModel,
+    library_name="synthface",
+    tags=["synthface", "image-classification", "faces", "perceived-attributes"],
+    pipeline_tag="image-classification",
+):
+    """Face-view CNN (stride-2 conv blocks, global mean, linear head); `widths` is the config."""
+
+    config_limits: ClassVar[dict[str, tuple[float, float]]] = ATTRIBUTE_CONFIG
+
+    def __init__(self, widths: list[int] | None = None) -> None:
+        super().__init__()
+        self.widths = list(widths or [32, 64, 96, 128])
+        layers, channels = [], 3
+        for width in self.widths:
+            layers += [nn.Conv2d(channels, width, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(width),
+                       nn.ReLU(inplace=True), nn.Conv2d(width, width, 3, padding=1, bias=False),
+                       nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+            channels = width
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(channels, 1)
+        self.register_buffer("temperature", torch.ones(()))
+        self.register_buffer("confident", torch.tensor(0.5))
+
+    def forward(self, views: torch.Tensor) -> torch.Tensor:
+        """Uncalibrated logits of "reads as female" for views in [-1, 1], [N, 3, H, W]."""
+        return self.head(self.features(views).mean(dim=(2, 3))).squeeze(1)
+
+    @torch.no_grad()
+    def p_female(self, views: np.ndarray) -> np.ndarray:
+        """Calibrated p(female) for uint8 views [N, H, W, 3]."""
+        if len(views) == 0:
+            return np.zeros(0)
+        batch = torch.from_numpy(np.ascontiguousarray(views)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        was_training = self.training
+        self.eval()
+        logits = self(batch) / self.temperature
+        self.train(was_training)
+        return torch.sigmoid(logits).double().numpy()
+
+    def presentation(self, p_female: float) -> str:
+        confident = float(self.confident)
+        return FEMALE if p_female >= confident else MALE if p_female <= 1.0 - confident else UNCERTAIN
+
+
+def resolve_attribute_folder(spec: str | Path | None = None) -> Path:
+    """The save_pretrained folder of an attribute model: a folder, a training run or a Hub id (None: bundled)."""
+    from synthface.pretrained import DEFAULT_ATTRIBUTE_DIR
+
+    path = Path(spec).expanduser() if spec is not None else DEFAULT_ATTRIBUTE_DIR
+    if (path / "attributes" / "config.json").is_file():
+        path = path / "attributes"
+    if not path.is_dir():
+        from synthface.hub import resolve_model
+
+        path = resolve_model(str(spec))
+    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
+        raise SynthfaceError(f"{spec or path} is not an attribute model folder (needs config.json and "
+                             "model.safetensors)")
+    return path
+
+
+def load_attribute_model(spec: str | Path | None = None) -> AttributeModel:
+    """The attribute model of a folder, training run or Hub id; None: the one bundled with synthface."""
+    path = resolve_attribute_folder(spec)
+    try:
+        model = AttributeModel.from_pretrained(str(path))
+    except (OSError, ValueError, RuntimeError, TypeError, KeyError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise SynthfaceError(f"cannot load attribute model {spec or path} ({reason})") from None
+    return model.eval()
+
+
+def perceive(model: AttributeModel, images: Sequence[np.ndarray]) -> list[Perception]:
+    """How each image's largest face reads; UNCERTAIN with p None where no face is found."""
+    from synthface.attributes.views import face_view
+    from synthface.faces import find_faces
+
+    views, found = [], []
+    for index, image in enumerate(images):
+        faces = find_faces(image)
+        if faces:
+            views.append(face_view(image, faces[0].to_canonical()))
+            found.append(index)
+    probabilities = dict(zip(found, model.p_female(np.stack(views)) if views else [], strict=True))
+    out = []
+    for index in range(len(images)):
+        p = probabilities.get(index)
+        out.append(Perception(UNCERTAIN, None) if p is None else Perception(model.presentation(float(p)), float(p)))
+    return out
