@@ -86,8 +86,8 @@ def main() -> None:
     hand = read_hand_labels()
     seeds = sorted(hand)
     model = load_attribute_model(args.attributes)
-    readings = {seed: r.presentation for seed, r in zip(seeds, perceive(model, list(persona_faces(seeds))),
-                                                          strict=True)}
+    perceived = perceive(model, list(persona_faces(seeds)), portraits=True)
+    readings = {seed: r.presentation for seed, r in zip(seeds, perceived, strict=True)}
     gallery = {seed: label for seed, label in hand.items() if seed < 16}
     rows = {"all": agreement(hand, readings), "readme_gallery_seeds_0-15": agreement(gallery, readings),
             "seeds_1000-1199": agreement({s: v for s, v in hand.items() if s >= 1000}, readings)}

@@ -1,7 +1,8 @@
 """Personas per second at 64 px, stage by stage, and the memorisation guard's false-drop rate.
 
 Stages (cumulative, one process): synthesis only; + PNG encoding; + watermark; + C2PA
-signing; + memorisation guard. Then the real `generate_personas` writing shards to disk,
+signing; + memorisation guard; + reading each face (the attribute model, which names
+personas). Then the real `generate_personas` writing shards to disk,
 with 1 signing worker and with one per core. Targets (issue 4, 2-core machine, default
 64x64 model): synthesis >= 50% of the measured peak fp32 FLOP/s, >= 100 signed personas/s
 end to end, provenance (watermark + signing + guard) <= 30% of the total time.
@@ -59,13 +60,15 @@ def stage_times(G, guard, identity, personas: int, batch: int) -> tuple[dict, di
     runs on every core, watermark, signing and guard on one, so the wall-clock share of
     provenance overstates its cost when threads > 1. Both are reported.
     """
+    from synthface.attributes.model import load_attribute_model, perceive
     from synthface.generator.images import to_uint8
     from synthface.personas.latents import ImageSpec, image_ws, synthesise
     from synthface.personas.persona import PersonaSpec
     from synthface.provenance import Payload, embed_watermarks, generation_assertion, mark_and_sign_many
     from synthface.provenance.imageio import encode_pixels
 
-    names = ("synthesis", "png", "watermark", "signing", "guard")
+    reader = load_attribute_model()
+    names = ("synthesis", "png", "watermark", "signing", "guard", "attributes")
     wall = {name: 0.0 for name in names}
     cpu = {name: 0.0 for name in names}
     flagged = 0
@@ -92,12 +95,15 @@ def stage_times(G, guard, identity, personas: int, batch: int) -> tuple[dict, di
         if guard is not None:
             flagged += int(guard.check(torch.from_numpy(pixels).permute(0, 3, 1, 2)).flagged.sum())
         c5 = clocks()
+        perceive(reader, list(pixels), portraits=True)
+        c6 = clocks()
         for k, totals in enumerate((wall, cpu)):
             totals["synthesis"] += c1[k] - c0[k]
             totals["png"] += c2[k] - c1[k]
             totals["watermark"] += (c3[k] - c2[k]) - (c2[k] - c1[k])  # watermark + encode, minus encode alone
             totals["signing"] += (c4[k] - c3[k]) - (c3[k] - c2[k])  # mark_and_sign, minus watermark + encode
             totals["guard"] += c5[k] - c4[k]
+            totals["attributes"] += c6[k] - c5[k]
     per_wall = {name: seconds / personas for name, seconds in wall.items()}
     per_cpu = {name: seconds / personas for name, seconds in cpu.items()}
     return per_wall, per_cpu, (flagged / personas if guard is not None else None)

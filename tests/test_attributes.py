@@ -132,8 +132,8 @@ def test_persona_names_fit_a_persons_reading_of_the_faces() -> None:
 
     hand = read_hand_labels()
     seeds = sorted(hand)[:16] + sorted(s for s in hand if s >= 1000)[:60]
-    readings = {s: r.presentation for s, r in zip(seeds, perceive(load_attribute_model(),
-                                                                   list(persona_faces(seeds))), strict=True)}
+    perceived = perceive(load_attribute_model(), list(persona_faces(seeds)), portraits=True)
+    readings = {s: r.presentation for s, r in zip(seeds, perceived, strict=True)}
     row = agreement({s: hand[s] for s in seeds}, readings)
     assert row["name_face_mismatch_rate"] <= 0.05, row
     assert row["neutral_names"] <= 0.3 * len(seeds), row  # it still names most faces
@@ -151,7 +151,7 @@ def test_conditional_entropy_and_separability_on_known_codes() -> None:
     z = rng.normal(size=(400, 16))
     result, direction = separability(z, w, p)
     assert result["separability_gender_w"] < 0.05 < result["separability_gender_z"]
-    assert abs(direction.vector[3]) > 0.95 and direction.spread > 0
+    assert abs(direction.vector[3]) > 0.9 and direction.spread > 0
 
 
 def test_sample_edit_needs_the_direction_from_separability(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ def train_attributes_command(
     steps: int = typer.Option(3000, "--steps", help="Training steps."),
     batch: int = typer.Option(64, "--batch", help="Faces per step, half of each label (even)."),
     lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate (warm-up, then cosine)."),
-    target_accuracy: float = typer.Option(0.97, "--target-accuracy", help="Held-out balanced accuracy the "
+    target_accuracy: float = typer.Option(0.95, "--target-accuracy", help="Held-out balanced accuracy the "
                                           "confident predictions must reach; faces below it are 'uncertain'."),
     seed: int = typer.Option(0, "--seed", help="Seed of the initial weights and of every batch."),
     checkpoint_every: int = typer.Option(250, "--checkpoint-every", help="Steps between checkpoints."),

@@ -30,6 +30,8 @@ from synthface.modeling import SelfDescribingModel
 
 __all__ = ["AttributeModel", "Perception", "load_attribute_model", "perceive"]
 
+TASK = "perceived-gender-presentation"
+
 
 @dataclass(frozen=True)
 class Perception:
@@ -50,12 +52,16 @@ class AttributeModel(
     tags=["synthface", "image-classification", "faces", "perceived-attributes"],
     pipeline_tag="image-classification",
 ):
-    """Face-view CNN (stride-2 conv blocks, global mean, linear head); `widths` is the config."""
+    """Face-view CNN (stride-2 conv blocks, global mean, linear head); `widths` is the config, and
+    `task` names what it predicts (so a card or a loader can tell it from the detector)."""
 
     config_limits: ClassVar[dict[str, tuple[float, float]]] = ATTRIBUTE_CONFIG
 
-    def __init__(self, widths: list[int] | None = None) -> None:
+    def __init__(self, widths: list[int] | None = None, task: str = TASK) -> None:
         super().__init__()
+        if task != TASK:
+            raise ValueError(f"this attribute model predicts {TASK!r}, not {task!r}")
+        self.task = task
         self.widths = list(widths or [32, 64, 96, 128])
         layers, channels = [], 3
         for width in self.widths:
@@ -117,14 +123,19 @@ def load_attribute_model(spec: str | Path | None = None) -> AttributeModel:
     return model.eval()
 
 
-def perceive(model: AttributeModel, images: Sequence[np.ndarray]) -> list[Perception]:
-    """How each image's largest face reads; UNCERTAIN with p None where no face is found."""
-    from synthface.attributes.views import face_view
-    from synthface.faces import find_faces
+def perceive(model: AttributeModel, images: Sequence[np.ndarray], portraits: bool = False) -> list[Perception]:
+    """How each image's largest face reads; UNCERTAIN with p None where no face is found.
 
+    `portraits`: the images are framed like a generator's faces (the face fills the frame), so the
+    face search runs on a smaller copy: 4 ms instead of 14 ms for a 64 px persona.
+    """
+    from synthface.attributes.views import face_view
+    from synthface.faces import DETECTION_SIDE, PORTRAIT_DETECTION_SIDE, find_faces
+
+    side = PORTRAIT_DETECTION_SIDE if portraits else DETECTION_SIDE
     views, found = [], []
     for index, image in enumerate(images):
-        faces = find_faces(image)
+        faces = find_faces(image, side)
         if faces:
             views.append(face_view(image, faces[0].to_canonical()))
             found.append(index)

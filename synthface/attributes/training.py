@@ -48,7 +48,7 @@ class TrainAttributesConfig:
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
     seed: int = 0
-    target_accuracy: float = 0.97
+    target_accuracy: float = 0.95
     widths: list[int] = field(default_factory=lambda: [32, 64, 96, 128])
     max_images: int | None = None
     progress: bool = True
@@ -185,6 +185,7 @@ def train_attribute_model(config: TrainAttributesConfig, resume: bool = False) -
     """Train (or resume) into `config.out`; returns the saved model folder (`out/attributes`)."""
     from tqdm.auto import tqdm
 
+    from synthface.hub.publish import write_model_card
     from synthface.io_utils import atomic_folder
     from synthface.training.checkpoint import (
         checkpoint_path,
@@ -241,6 +242,7 @@ def train_attribute_model(config: TrainAttributesConfig, resume: bool = False) -
     model.eval()
     calibration = fit_calibration(model, faces, config.target_accuracy)
     summary = {"steps": step, "train_seconds_this_session": round(time.perf_counter() - began, 1),
+               "target_accuracy": config.target_accuracy,
                "calibration": calibration, "test": evaluate(model, faces, "test"),
                "data": {"source": str(config.data), "labelled_faces": len(faces.labels),
                         "people": len(set(faces.people)),
@@ -249,5 +251,6 @@ def train_attribute_model(config: TrainAttributesConfig, resume: bool = False) -
     with atomic_folder(target) as tmp:
         model.save_pretrained(tmp)
         write_text_atomic(tmp / "evaluation.json", json.dumps(summary, indent=2))
+        write_model_card(tmp, json.loads((tmp / "config.json").read_text(encoding="utf-8")))
     write_text_atomic(out / "training_summary.json", json.dumps(summary, indent=2))
     return target

@@ -15,13 +15,15 @@ from typing import Any
 from synthface.errors import SynthfaceError
 
 CARDS_DIR_ENV = "SYNTHFACE_CARDS_DIR"
-KINDS = ("generator", "detector")
+KINDS = ("generator", "detector", "attributes")
 COMMON_TAGS = ["synthface", "synthetic", "ai-generated", "faces"]
 KIND_TAGS = {
     "generator": ["gan", "stylegan", "stylegan2", "unconditional-image-generation"],
     "detector": ["deepfake-detection", "gan-detection", "image-classification"],
+    "attributes": ["image-classification", "perceived-attributes"],
 }
-PIPELINE_TAGS = {"generator": "unconditional-image-generation", "detector": "image-classification"}
+PIPELINE_TAGS = {"generator": "unconditional-image-generation", "detector": "image-classification",
+                 "attributes": "image-classification"}
 
 # Facts from shared/data/faces/README.md: what the models are trained on, under which terms.
 TRAINING_DATA: dict[str, dict[str, str]] = {
@@ -69,6 +71,7 @@ def render_model_card(
     sample_grid: str | None = None,
     discriminator: bool = False,
     evaluation_table: str | None = None,
+    evaluation: Mapping[str, Any] | None = None,
 ) -> str:
     """README.md text (YAML metadata + body) for a `kind` in {"generator", "detector"} model.
 
@@ -78,7 +81,8 @@ def render_model_card(
     info (`MemorisationGuard.info` plus its threshold) when one ships with the model;
     `sample_grid` a PNG beside the card to show; `discriminator`: the folder carries the generator's
     discriminator, so the card says how to fine-tune from it; `evaluation_table`: a detector's
-    per-source table (`eval-detector --save-to-model` writes it beside the weights).
+    per-source table (`eval-detector --save-to-model` writes it beside the weights); `evaluation`: an
+    attribute model's evaluation.json (held-out people, calibration, hand check).
     """
     if kind not in KINDS:
         raise SynthfaceError(f"unknown model card kind {kind!r}: use one of {', '.join(KINDS)}")
@@ -90,7 +94,8 @@ def render_model_card(
     import synthface
 
     name = model_name or (repo_id.split("/")[-1] if repo_id else f"synthface-{kind}")
-    tags = list(dict.fromkeys([*COMMON_TAGS, *KIND_TAGS[kind], *extra_tags]))
+    common = COMMON_TAGS if kind != "attributes" else ["synthface", "faces"]  # it makes no images
+    tags = list(dict.fromkeys([*common, *KIND_TAGS[kind], *extra_tags]))
     card_data = ModelCardData(
         library_name="synthface",
         license="other",
@@ -118,5 +123,7 @@ def render_model_card(
         evaluation_table=evaluation_table,
         training_sources=config.get("training_sources") or {},
         working_size=config.get("working_size"),
+        evaluation=dict(evaluation) if evaluation else None,
+        target_accuracy=(evaluation or {}).get("target_accuracy", 0.97),
     )
     return str(card)

@@ -100,7 +100,9 @@ def _check_dataset_folder(folder: Path) -> None:
 
 
 def _card_kind(config: dict) -> str:
-    return "generator" if "z_dim" in config or "w_dim" in config else "detector"
+    if "z_dim" in config or "w_dim" in config:
+        return "generator"
+    return "attributes" if config.get("task") == "perceived-gender-presentation" else "detector"
 
 
 def _ensure_model_card(folder: Path, config: dict, repo_id: str) -> None:
@@ -142,10 +144,16 @@ def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> 
         guard = None if loaded is None else {**loaded.info, "threshold": loaded.threshold}
     grid = SAMPLE_GRID if (folder / SAMPLE_GRID).is_file() else None
     table = folder / EVALUATION_TABLE
+    evaluation_file = folder / "evaluation.json"
+    evaluation = None
+    if kind == "attributes" and evaluation_file.is_file():
+        evaluation = json.loads(evaluation_file.read_text(encoding="utf-8"))
+        training_data = ["lfw"]
     card = render_model_card(kind, config, metrics, repo_id=repo_id, training_data=training_data, guard=guard,
                              sample_grid=grid,
                              discriminator=(folder / DISCRIMINATOR_FOLDER / "model.safetensors").is_file(),
-                             evaluation_table=table.read_text(encoding="utf-8") if table.is_file() else None)
+                             evaluation_table=table.read_text(encoding="utf-8") if table.is_file() else None,
+                             evaluation=evaluation)
     readme = folder / "README.md"
     write_text_atomic(readme, card)
     return readme

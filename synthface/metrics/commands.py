@@ -120,6 +120,10 @@ def register(app: typer.Typer) -> None:
         typer.echo(text if as_json else _format_report(result, model, data))
 
 
+# What --separability adds to a model's metrics.json (and so to its card); the rest is printed or --out.
+RECORDED = ("separability_gender_z", "separability_gender_w", "edit_male_read_to_female", "edit_female_read_to_male")
+
+
 def _separability(model: str | None, num: int, seed: int, batch_size: int, attributes: str | None,
                   as_json: bool, out: Path | None) -> None:
     """Measure separability and the edit direction; record them in a local generator folder."""
@@ -146,8 +150,7 @@ def _separability(model: str | None, num: int, seed: int, batch_size: int, attri
 
         metrics_file = folder / "metrics.json"
         metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
-        metrics.update({key: round(value, 4) for key, value in result.items()
-                        if key.startswith(("separability_", "edit_")) and isinstance(value, float)})
+        metrics.update({key: round(result[key], 4) for key in RECORDED if isinstance(result.get(key), float)})
         write_text_atomic(metrics_file, json.dumps(metrics, indent=2) + "\n")
         direction.save(folder)
         write_model_card(folder, json.loads((folder / "config.json").read_text(encoding="utf-8")))

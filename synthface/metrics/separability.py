@@ -9,9 +9,12 @@ the attribute model's label Y given the SVM's side X (in nats) says how much of 
 plane misses: 0 means a plane splits the faces exactly. The paper reports exp of the sum over
 attributes; for one attribute that is exp(H).
 
-The SVM's normal in W, scaled by the spread of the faces' w along it, is a direction that edits
-the attribute: `edit_effect` measures how cleanly, as the share of faces the attribute model
-reads as the other presentation after a move of 2 spreads, and the mean change of p(female).
+The edit direction is not the SVM's normal. A maximum-margin plane leans on directions in which
+the faces' w hardly vary, and moving along its normal barely changes a face (docs/attributes-log.md
+has the measurement); the difference between the two classes' mean w moves faces from one
+cluster to the other. So `--edit` uses that difference, in units of the faces' spread along it, and
+`edit_effect` measures how cleanly it edits: the share of faces the attribute model reads as the
+other presentation after a move of 2 spreads, and the mean change of p(female).
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ def generate_and_read(G: Any, attribute_model: Any, num: int, seed: int, batch_s
             images = to_uint8(G.synthesis(w, noise_mode="const"))
             if images.shape[-1] == 1:
                 images = np.repeat(images, 3, axis=-1)
-            readings = perceive(attribute_model, list(images))
+            readings = perceive(attribute_model, list(images), portraits=True)
             zs.append(z.numpy())
             ws.append(w[:, 0].numpy())
             ps.append([np.nan if r.p_female is None else r.p_female for r in readings])
@@ -101,7 +104,8 @@ def conditional_entropy(labels: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def separability(z: np.ndarray, w: np.ndarray, p_female: np.ndarray) -> tuple[dict[str, Any], Direction]:
-    """H(Y|X) in Z and in W for the most confident half of the faces, and the W direction."""
+    """H(Y|X) in Z and in W for the most confident half of the faces, and the W edit direction (the
+    difference of the two classes' mean w over those faces)."""
     from sklearn.svm import LinearSVC
 
     found = np.flatnonzero(~np.isnan(p_female))
@@ -112,7 +116,6 @@ def separability(z: np.ndarray, w: np.ndarray, p_female: np.ndarray) -> tuple[di
         raise SynthfaceError("every confidently read face has the same label; separability needs both")
     result: dict[str, Any] = {"faces": int(len(p_female)), "faces_found": int(len(found)),
                               "faces_used": int(len(keep)), "female_share_used": float(labels.mean())}
-    direction = None
     for space, codes in (("z", z), ("w", w)):
         x = codes[keep]
         mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-8
@@ -122,12 +125,9 @@ def separability(z: np.ndarray, w: np.ndarray, p_female: np.ndarray) -> tuple[di
         result[f"separability_gender_{space}"] = entropy
         result[f"separability_gender_{space}_exp"] = float(np.exp(entropy))
         result[f"svm_accuracy_gender_{space}"] = float(np.mean(predicted == labels))
-        if space == "w":
-            normal = svm.coef_[0] / scale  # back to raw w units
-            normal /= np.linalg.norm(normal)
-            spread = float(np.std(w[found] @ normal))
-            direction = Direction("gender", normal, spread)
-    return result, direction
+    difference = w[keep][labels == 1].mean(axis=0) - w[keep][labels == 0].mean(axis=0)
+    vector = difference / np.linalg.norm(difference)
+    return result, Direction("gender", vector, float(np.std(w[found] @ vector)))
 
 
 @torch.no_grad()
@@ -144,14 +144,16 @@ def edit_effect(G: Any, attribute_model: Any, direction: Direction, num: int, se
         w = G.mapping(z_from_seeds(range(start, min(start + batch_size, seed + num)), G.z_dim), psi=psi)
         for moved, out in ((w, before), (w + step, towards), (w - step, away)):
             images = to_uint8(G.synthesis(moved, noise_mode="const"))
-            out.extend(r.p_female for r in perceive(attribute_model, list(images)))
+            out.extend(r.p_female for r in perceive(attribute_model, list(images), portraits=True))
     rows = [(b, t, a) for b, t, a in zip(before, towards, away, strict=True) if None not in (b, t, a)]
+    faces_kept = len(rows) / max(1, len(before))
     if not rows:
         raise SynthfaceError("no face was found in the edited images")
     b, t, a = (np.array(column) for column in zip(*rows, strict=True))
     return {
         "edit_amount_spreads": amount,
         "edit_faces": len(rows),
+        "edit_faces_still_found": faces_kept,
         "edit_male_read_to_female": float(np.mean(t[b < 0.5] >= 0.5)) if np.any(b < 0.5) else None,
         "edit_female_read_to_male": float(np.mean(a[b >= 0.5] < 0.5)) if np.any(b >= 0.5) else None,
         "edit_mean_p_female_change_towards": float(np.mean(t - b)),

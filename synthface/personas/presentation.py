@@ -55,7 +55,7 @@ def read_personas(model: Any, images: np.ndarray) -> list:
     """The Perception of each persona image (uint8 [N, H, W, 3])."""
     from synthface.attributes.model import perceive
 
-    return perceive(model, list(images))
+    return perceive(model, list(images), portraits=True)
 
 
 def choose_seeds(generator: Any, model: Any, choice: SeedChoice, count: int, seed_start: int, psi: float,
