@@ -27,9 +27,9 @@ import torch
 
 from synthface.errors import SynthfaceError
 from synthface.personas.persona import PersonaSpec
+from synthface.personas.presentation import VALUES as PRESENTATION_VALUES
 
 MANIFESTS_DIR = "manifests"
-PRESENTATION_VALUES = ("female", "male", "uncertain")
 
 
 @dataclass
