@@ -262,7 +262,7 @@ def test_card_has_the_metadata_and_sections_the_hub_needs(dataset):
     assert {"name": "image", "dtype": "image"} in info["features"]
     for phrase in ("synthface verify", "Impersonation", "Fake profiles", "synthface detect", "biases",
                    "non-commercial research", "No memorisation guard", "12 **AI-generated**", "## Who is in it",
-                   "not identities", "| uncertain | 6 | 100.0% |", "no face the detector could find"):
+                   "not identities", "| uncertain | 6 | 100.0% |", "no face that dlib could find"):
         assert phrase in card.text, phrase
 
 
