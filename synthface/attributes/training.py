@@ -122,7 +122,8 @@ def fit_calibration(model: AttributeModel, faces: LabelledFaces, target_accuracy
     views = np.concatenate([_views(faces, index, None), _views(faces, index, LOW_DETAIL)])
     labels = np.concatenate([faces.labels[index], faces.labels[index]])
     model.temperature.fill_(1.0)
-    logits = np.log(model.p_female(views)) - np.log1p(-model.p_female(views) + 1e-12)
+    raw = np.clip(model.p_female(views), 1e-12, 1 - 1e-12)
+    logits = np.log(raw) - np.log1p(-raw)
     weights = np.where(labels == 1, 0.5 / labels.mean(), 0.5 / (1 - labels.mean()))
     best = (np.inf, 1.0)
     for temperature in np.linspace(0.3, 5.0, 95):
