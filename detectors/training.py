@@ -313,15 +313,8 @@ def check_config(config: TrainDetectorConfig) -> None:
 def train_detector(config: TrainDetectorConfig, resume: bool = False,
                    data: TrainingData | None = None) -> Path:
     """Run (or resume) training into `config.out`; returns the saved detector folder."""
-    from tqdm.auto import tqdm
-
-    from synthface.training.checkpoint import (
-        checkpoint_path,
-        latest_checkpoint,
-        load_newest_state,
-        prune_checkpoints,
-        save_state,
-    )
+    from synthface.classifier_training import train_classifier_steps
+    from synthface.training.checkpoint import latest_checkpoint, load_newest_state
 
     check_config(config)
     out = Path(config.out)
@@ -346,36 +339,16 @@ def train_detector(config: TrainDetectorConfig, resume: bool = False,
         step = int(state["step"])
         log.info("resumed from %s (step %d)", newest, step)
     write_text_atomic(out / "training_config.json", json.dumps(asdict(config), indent=2, default=str))
-    loss_fn = torch.nn.BCEWithLogitsLoss()
     began = time.perf_counter()
-    model.train()
     batches = _Batches(data, config, step) if step < config.steps else None
     try:
-        with tqdm(total=config.steps, initial=step, unit="step", desc="train detector",
-                  disable=not config.progress, dynamic_ncols=True) as bar:
-            while step < config.steps:
-                views, labels = batches.get(step)
-                images = torch.from_numpy(views).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-                target = torch.from_numpy(labels)
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(config, step)
-                logits = model(images)
-                loss = loss_fn(logits, target)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                accuracy = float(((logits > 0).float() == target).float().mean())
-                bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{accuracy:.2f}", refresh=False)
-                bar.update(1)
-                if step % config.checkpoint_every == 0 or step == config.steps:
-                    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
-                    save_state(state, checkpoint_path(out, step))
-                    prune_checkpoints(out, config.keep_checkpoints)
+        step = train_classifier_steps(
+            model, optimizer, out, step=step, steps=config.steps, batch_at=lambda at: batches.get(at),
+            learning_rate=lambda at: learning_rate(config, at), checkpoint_every=config.checkpoint_every,
+            keep_checkpoints=config.keep_checkpoints, desc="train detector", progress=config.progress)
     finally:
         if batches is not None:
             batches.close()
-    model.eval()
     summary = fit_heads(model, data, config)
     summary.update({
         "steps": step,

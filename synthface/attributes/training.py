@@ -184,17 +184,10 @@ def check_config(config: TrainAttributesConfig) -> None:
 
 def train_attribute_model(config: TrainAttributesConfig, resume: bool = False) -> Path:
     """Train (or resume) into `config.out`; returns the saved model folder (`out/attributes`)."""
-    from tqdm.auto import tqdm
-
+    from synthface.classifier_training import train_classifier_steps
     from synthface.hub.publish import write_model_card
     from synthface.io_utils import atomic_folder
-    from synthface.training.checkpoint import (
-        checkpoint_path,
-        latest_checkpoint,
-        load_newest_state,
-        prune_checkpoints,
-        save_state,
-    )
+    from synthface.training.checkpoint import latest_checkpoint, load_newest_state
 
     check_config(config)
     out = Path(config.out)
@@ -216,31 +209,11 @@ def train_attribute_model(config: TrainAttributesConfig, resume: bool = False) -
                                  f"was started with (see {out / 'training_config.json'})") from None
         step = int(state["step"])
     write_text_atomic(out / "training_config.json", json.dumps(asdict(config), indent=2, default=str))
-    loss_fn = torch.nn.BCEWithLogitsLoss()
     began = time.perf_counter()
-    model.train()
-    with tqdm(total=config.steps, initial=step, unit="step", desc="train attributes", disable=not config.progress,
-              dynamic_ncols=True) as bar:
-        while step < config.steps:
-            views, labels = make_batch(faces, config, step)
-            batch = torch.from_numpy(views).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-            target = torch.from_numpy(labels)
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step)
-            logits = model(batch)
-            loss = loss_fn(logits, target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            accuracy = float(((logits > 0).float() == target).float().mean())
-            bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{accuracy:.2f}", refresh=False)
-            bar.update(1)
-            if step % config.checkpoint_every == 0 or step == config.steps:
-                save_state({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step},
-                           checkpoint_path(out, step))
-                prune_checkpoints(out, config.keep_checkpoints)
-    model.eval()
+    step = train_classifier_steps(
+        model, optimizer, out, step=step, steps=config.steps, batch_at=lambda at: make_batch(faces, config, at),
+        learning_rate=lambda at: learning_rate(config, at), checkpoint_every=config.checkpoint_every,
+        keep_checkpoints=config.keep_checkpoints, desc="train attributes", progress=config.progress)
     calibration = fit_calibration(model, faces, config.target_accuracy)
     summary = {"steps": step, "train_seconds_this_session": round(time.perf_counter() - began, 1),
                "target_accuracy": config.target_accuracy,
