@@ -313,7 +313,7 @@ def check_config(config: TrainDetectorConfig) -> None:
 def train_detector(config: TrainDetectorConfig, resume: bool = False,
                    data: TrainingData | None = None) -> Path:
     """Run (or resume) training into `config.out`; returns the saved detector folder."""
-    from synthface.classifier_training import train_classifier_steps
+    from synthface.classifier_training import restore_classifier, train_classifier_steps
     from synthface.training.checkpoint import latest_checkpoint, load_newest_state
 
     check_config(config)
@@ -327,17 +327,9 @@ def train_detector(config: TrainDetectorConfig, resume: bool = False,
     torch.manual_seed(config.seed)
     model = _model_from(config, data) if restored is not None else _start_model(config, data)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    step = 0
+    step = restore_classifier(model, optimizer, restored, out)
     if restored is not None:
-        newest, state = restored
-        try:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError):
-            raise SynthfaceError(f"checkpoint {newest} does not fit this model; resume with the options "
-                                 f"the run was started with (see {out / 'training_config.json'})") from None
-        step = int(state["step"])
-        log.info("resumed from %s (step %d)", newest, step)
+        log.info("resumed from %s (step %d)", restored[0], step)
     write_text_atomic(out / "training_config.json", json.dumps(asdict(config), indent=2, default=str))
     began = time.perf_counter()
     batches = _Batches(data, config, step) if step < config.steps else None

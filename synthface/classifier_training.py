@@ -15,6 +15,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from synthface.errors import SynthfaceError
+
+
+def restore_classifier(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                       restored: tuple[Path, dict] | None, out: Path) -> int:
+    """Load a checkpoint's model and optimiser state (from `load_newest_state`); the step to go on from."""
+    if restored is None:
+        return 0
+    newest, state = restored
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError):
+        raise SynthfaceError(f"checkpoint {newest} does not fit this model; resume with the options the run was "
+                             f"started with (see {out / 'training_config.json'})") from None
+    return int(state["step"])
+
 
 def train_classifier_steps(
     model: torch.nn.Module,

@@ -184,7 +184,7 @@ def check_config(config: TrainAttributesConfig) -> None:
 
 def train_attribute_model(config: TrainAttributesConfig, resume: bool = False) -> Path:
     """Train (or resume) into `config.out`; returns the saved model folder (`out/attributes`)."""
-    from synthface.classifier_training import train_classifier_steps
+    from synthface.classifier_training import restore_classifier, train_classifier_steps
     from synthface.hub.publish import write_model_card
     from synthface.io_utils import atomic_folder
     from synthface.training.checkpoint import latest_checkpoint, load_newest_state
@@ -198,16 +198,7 @@ def train_attribute_model(config: TrainAttributesConfig, resume: bool = False) -
     torch.manual_seed(config.seed)
     model = AttributeModel(widths=config.widths)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    step = 0
-    if restored is not None:
-        newest, state = restored
-        try:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError):
-            raise SynthfaceError(f"checkpoint {newest} does not fit this model; resume with the options the run "
-                                 f"was started with (see {out / 'training_config.json'})") from None
-        step = int(state["step"])
+    step = restore_classifier(model, optimizer, restored, out)
     write_text_atomic(out / "training_config.json", json.dumps(asdict(config), indent=2, default=str))
     began = time.perf_counter()
     step = train_classifier_steps(
