@@ -80,8 +80,9 @@ def main() -> None:
                         "evaluation.json")
     args = parser.parse_args()
 
-    from synthface.attributes.model import load_attribute_model, perceive, resolve_attribute_folder
+    from synthface.attributes.model import load_attribute_model, perceive
     from synthface.io_utils import write_text_atomic
+    from synthface.pretrained import resolve_model_folder
 
     hand = read_hand_labels()
     seeds = sorted(hand)
@@ -101,7 +102,7 @@ def main() -> None:
     save_results(RESULTS, {"hand_labels": str(LABELS.relative_to(ROOT)), "psi": PSI, "rows": rows,
                            "readings": {str(seed): value for seed, value in readings.items()}})
     if args.save_to_model:
-        path = resolve_attribute_folder(args.attributes) / "evaluation.json"
+        path = resolve_model_folder(args.attributes, "attributes") / "evaluation.json"
         summary = json.loads(path.read_text(encoding="utf-8"))
         row = rows["all"]
         summary["hand_check"] = {

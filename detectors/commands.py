@@ -143,25 +143,23 @@ def eval_detector(
     from detectors.data import eval_source
     from detectors.evaluation import evaluate_detector, summary_table, write_report
     from detectors.model import load_detector
-    from detectors.scoring import resolve_detector_folder
-    from synthface.pretrained import DEFAULT_DETECTOR_DIR
+    from synthface.pretrained import resolve_model_folder
 
-    spec = str(DEFAULT_DETECTOR_DIR) if model == "bundled" else model
     conditions = tuple(condition or CONDITIONS)
     unknown = [c for c in conditions if c not in CONDITIONS]
     if unknown:
         raise SynthfaceError(f"unknown --condition {unknown[0]!r}; choose from {', '.join(CONDITIONS)}")
     if limit is not None and limit < 10:
         raise SynthfaceError("--limit must be at least 10 images")
-    detector = load_detector(spec)
+    detector = load_detector(model)
     seen = {label for labels in detector.training_sources.values() for label in labels}
     sources = [eval_source(s, True, seen, limit) for s in real] + [eval_source(s, False, seen, limit) for s in fake]
     report = evaluate_detector(detector, detector.heads(), sources, conditions)
     report["model"] = model
     written = write_report(report, out)
     if save_to_model:
-        folder = resolve_detector_folder(spec)
-        if not Path(spec).expanduser().exists():
+        folder = resolve_model_folder(model, "detector")
+        if model != "bundled" and not Path(model).expanduser().exists():
             raise SynthfaceError(f"--save-to-model needs a local detector folder, not {model}")
         written += write_report(report, folder)
     typer.echo(summary_table(report))

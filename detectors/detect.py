@@ -24,7 +24,7 @@ from typing import Any
 from detectors.outcomes import LIKELY_SYNTHETIC as LIKELY_PREFIX
 from detectors.outcomes import NO_EVIDENCE, NO_FACE, UNCERTAIN
 from synthface.errors import SynthfaceError
-from synthface.pretrained import default_detector_spec
+from synthface.pretrained import check_model_spec, default_detector_spec
 from synthface.provenance.inputs import InputItem, ShardReader
 
 __all__ = ["ERROR", "LIKELY_PREFIX", "NO_EVIDENCE", "NO_FACE", "SIGNED", "TAMPERED", "UNCERTAIN", "WATERMARK",
@@ -173,14 +173,6 @@ class ModelUnavailable(SynthfaceError):
     """The detector model cannot be loaded: every later image would fail alike, so the run stops."""
 
 
-def _check_model_spec(spec: str) -> None:
-    """Refuse a model path that does not exist before any image is read (a Hub id is checked on use)."""
-    looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec
-    if looks_like_path and not Path(spec).expanduser().exists():
-        raise SynthfaceError(f"detector model {spec} does not exist; pass a model folder or a Hub id "
-                             "USER/NAME")
-
-
 class DetectPipeline:
     """Examine images one by one; the classifier model is loaded on first need only."""
 
@@ -196,7 +188,7 @@ class DetectPipeline:
             raise SynthfaceError(f"--threshold must be between 0 and 1 (exclusive), got {threshold}")
         self.model_spec = model or (default_detector_spec() if use_classifier else None)
         if self.model_spec is not None and use_classifier:
-            _check_model_spec(self.model_spec)
+            check_model_spec(self.model_spec, "detector")
         self.threshold = threshold
         self.trust_anchors = trust_anchors
         self.use_classifier = use_classifier

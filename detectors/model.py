@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from detectors.calibration import PlattCalibrator
-from detectors.scoring import DetectorHeads, FaceScores, resolve_detector_folder
+from detectors.scoring import DetectorHeads, FaceScores
 from synthface.errors import SynthfaceError
 from synthface.limits import DETECTOR_CONFIG
 from synthface.modeling import SelfDescribingModel
@@ -55,6 +55,7 @@ class SynthDetector(
     """
 
     config_limits: ClassVar[dict[str, tuple[float, float]]] = DETECTOR_CONFIG
+    model_kind: ClassVar[str] = "detector"
 
     def __init__(
         self,
@@ -139,8 +140,10 @@ class SynthDetector(
 
 
 def load_detector(spec: str | Path) -> SynthDetector:
-    """A trained detector from a folder (config.json + model.safetensors), a run folder or a Hub id."""
-    path = resolve_detector_folder(spec)
+    """A trained detector from a folder (config.json + model.safetensors), a run folder, a Hub id or "bundled"."""
+    from synthface.pretrained import resolve_model_folder
+
+    path = resolve_model_folder(spec, "detector")
     try:
         model = SynthDetector.from_pretrained(str(path), strict=True)
     except (OSError, ValueError, RuntimeError, TypeError) as exc:

@@ -82,20 +82,6 @@ class DetectorHeads:
                 "target_fpr": round(self.target_fpr, 6), "ood_limit": round(self.ood_limit, 3)}
 
 
-def resolve_detector_folder(spec: str | Path) -> Path:
-    """A detector folder from a folder, a training run folder (its `detector/`) or a Hub id."""
-    path = Path(spec).expanduser()
-    if (path / "detector" / CONFIG_FILE).is_file():
-        path = path / "detector"
-    if not path.is_dir():
-        from synthface.hub import resolve_model
-
-        path = resolve_model(str(spec))
-    if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
-        raise SynthfaceError(f"{spec} is not a detector folder (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
-    return path
-
-
 class NumpyDetector:
     """A trained `SynthDetector` scored with numpy: same files, same numbers, no torch import."""
 
@@ -148,12 +134,13 @@ class NumpyDetector:
 
 
 def load_numpy_detector(spec: str | Path) -> NumpyDetector:
-    """A trained detector (folder, run folder or Hub id) ready to score, without importing torch."""
+    """A trained detector (folder, run folder, Hub id or "bundled") ready to score, without importing torch."""
     from safetensors.numpy import load_file
 
     from synthface.limits import DETECTOR_CONFIG, check_config
+    from synthface.pretrained import resolve_model_folder
 
-    path = resolve_detector_folder(spec)
+    path = resolve_model_folder(spec, "detector")
     try:
         config = json.loads((path / CONFIG_FILE).read_text())
         check_config(config, DETECTOR_CONFIG, "detector")

@@ -266,9 +266,8 @@ def _start_model(config: TrainDetectorConfig, data: TrainingData) -> SynthDetect
     if not config.init_from:
         return model
     from detectors.model import load_detector
-    from synthface.pretrained import DEFAULT_DETECTOR_DIR
 
-    start = load_detector(DEFAULT_DETECTOR_DIR if config.init_from == "bundled" else config.init_from)
+    start = load_detector(config.init_from)
     for option, ours, theirs in (("--working-size", config.working_size, start.working_size),
                                  ("widths", list(config.widths), start.widths),
                                  ("strides", list(config.strides), start.strides)):

@@ -20,6 +20,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from synthface import __version__
+
+        typer.echo(f"synthface {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print synthface's version and exit."),
+) -> None:
+    """Synthetic faces that are honest about what they are."""
+
+
 # Modules that define `register(app: typer.Typer) -> None`.
 COMMAND_MODULES: tuple[str, ...] = (
     "synthface.training.commands",

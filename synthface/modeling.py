@@ -33,9 +33,15 @@ class SelfDescribingModel(PyTorchModelHubMixin):
     """
 
     config_limits: ClassVar[dict[str, tuple[float, float]]] = {}
+    # The kind of model (`synthface.pretrained.KINDS`) whose bundled folder `from_pretrained("bundled")` loads.
+    model_kind: ClassVar[str | None] = None
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *args: Any, **kwargs: Any):
+        if str(pretrained_model_name_or_path) == "bundled" and cls.model_kind is not None:
+            from synthface.pretrained import resolve_model_folder
+
+            pretrained_model_name_or_path = resolve_model_folder("bundled", cls.model_kind)
         folder = Path(pretrained_model_name_or_path)
         config_file = folder / constants.CONFIG_NAME
         if folder.is_dir() and config_file.is_file():

@@ -155,11 +155,11 @@ def test_conditional_entropy_and_separability_on_known_codes() -> None:
 
 
 def test_sample_edit_needs_the_direction_from_separability(tmp_path: Path) -> None:
-    from synthface.generator.sampling import resolve_generator_folder
     from synthface.metrics.separability import Direction
+    from synthface.pretrained import resolve_model_folder
 
     folder = tmp_path / "g"
-    shutil.copytree(resolve_generator_folder(None), folder)
+    shutil.copytree(resolve_model_folder(None, "generator"), folder)
     (folder / "attribute_directions.safetensors").unlink(missing_ok=True)
     result = CliRunner().invoke(app, ["sample", "--model", str(folder), "--edit", "gender=+2", "--out",
                                       str(tmp_path / "e.png")])

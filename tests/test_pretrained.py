@@ -98,3 +98,45 @@ def test_bundled_generator_carries_its_discriminator() -> None:
         parameter.data.zero_()
     assert load_init_weights(model, G, G_ema, D)  # strict load of the exported weights
     assert any(parameter.abs().sum() > 0 for parameter in D.parameters())
+
+
+def test_one_resolver_names_every_kind_of_model(tmp_path, monkeypatch) -> None:
+    """"bundled", None, a run folder, a model folder and a missing path mean the same for every kind of
+    model, through the command line and `from_pretrained` alike."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from detectors.model import SynthDetector
+    from synthface.attributes.model import AttributeModel
+    from synthface.cli import app
+    from synthface.errors import SynthfaceError
+    from synthface.generator import Generator
+    from synthface.pretrained import DEFAULT_ATTRIBUTE_DIR, resolve_model_folder
+
+    monkeypatch.delenv("SYNTHFACE_GENERATOR", raising=False)
+    monkeypatch.delenv("SYNTHFACE_DETECTOR", raising=False)
+    assert resolve_model_folder("bundled", "generator") == resolve_model_folder(None, "generator") == \
+        DEFAULT_GENERATOR_DIR
+    assert resolve_model_folder("bundled", "detector") == DEFAULT_DETECTOR_DIR
+    assert resolve_model_folder(None, "attributes") == DEFAULT_ATTRIBUTE_DIR
+    run = tmp_path / "run"
+    shutil.copytree(DEFAULT_ATTRIBUTE_DIR, run / "attributes")
+    assert resolve_model_folder(run, "attributes") == run / "attributes"
+    assert resolve_model_folder(run / "attributes", "attributes") == run / "attributes"
+    with pytest.raises(SynthfaceError, match="is not a detector folder"):
+        resolve_model_folder(run, "detector")
+    with pytest.raises(SynthfaceError, match="does not exist"):
+        resolve_model_folder(tmp_path / "missing", "generator")
+    assert isinstance(Generator.from_pretrained("bundled"), Generator)
+    assert isinstance(SynthDetector.from_pretrained("bundled"), SynthDetector)
+    assert isinstance(AttributeModel.from_pretrained("bundled"), AttributeModel)
+    runner = CliRunner()
+    result = runner.invoke(app, ["sample", "--model", "bundled", "--seeds", "0-1", "--out", str(tmp_path / "g.png")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["detect", str(tmp_path / "g.png"), "--model", "bundled", "--json"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["detect", str(tmp_path / "g.png"), "--model", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output.startswith("synthface ")

@@ -56,6 +56,7 @@ class AttributeModel(
     `task` names what it predicts (so a card or a loader can tell it from the detector)."""
 
     config_limits: ClassVar[dict[str, tuple[float, float]]] = ATTRIBUTE_CONFIG
+    model_kind: ClassVar[str] = "attributes"
 
     def __init__(self, widths: list[int] | None = None, task: str = TASK) -> None:
         super().__init__()
@@ -95,26 +96,11 @@ class AttributeModel(
         return FEMALE if p_female >= confident else MALE if p_female <= 1.0 - confident else UNCERTAIN
 
 
-def resolve_attribute_folder(spec: str | Path | None = None) -> Path:
-    """The save_pretrained folder of an attribute model: a folder, a training run or a Hub id (None: bundled)."""
-    from synthface.pretrained import DEFAULT_ATTRIBUTE_DIR
-
-    path = Path(spec).expanduser() if spec is not None else DEFAULT_ATTRIBUTE_DIR
-    if (path / "attributes" / "config.json").is_file():
-        path = path / "attributes"
-    if not path.is_dir():
-        from synthface.hub import resolve_model
-
-        path = resolve_model(str(spec))
-    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
-        raise SynthfaceError(f"{spec or path} is not an attribute model folder (needs config.json and "
-                             "model.safetensors)")
-    return path
-
-
 def load_attribute_model(spec: str | Path | None = None) -> AttributeModel:
-    """The attribute model of a folder, training run or Hub id; None: the one bundled with synthface."""
-    path = resolve_attribute_folder(spec)
+    """The attribute model of a folder, training run, Hub id or "bundled" (None: the bundled one)."""
+    from synthface.pretrained import resolve_model_folder
+
+    path = resolve_model_folder(spec, "attributes")
     try:
         model = AttributeModel.from_pretrained(str(path))
     except (OSError, ValueError, RuntimeError, TypeError, KeyError) as exc:

@@ -185,6 +185,7 @@ class Generator(
     """
 
     config_limits: ClassVar[dict[str, tuple[float, float]]] = GENERATOR_CONFIG
+    model_kind: ClassVar[str] = "generator"
 
     def __init__(
         self,

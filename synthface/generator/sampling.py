@@ -14,30 +14,12 @@ from synthface.generator.networks import Generator
 from synthface.generator.seeds import z_from_seeds
 
 
-def resolve_generator_folder(spec: str | Path | None = None) -> Path:
-    """The save_pretrained folder behind a generator folder, a training run folder or a Hub id.
-
-    None means the default: $SYNTHFACE_GENERATOR, else the generator bundled with synthface.
-    """
-    if spec is None:
-        from synthface.pretrained import default_generator_spec
-
-        spec = default_generator_spec()
-    path = Path(spec).expanduser()
-    if (path / "generator" / "config.json").is_file():
-        path = path / "generator"
-    if not path.is_dir():
-        from synthface.hub import resolve_model
-
-        path = resolve_model(str(spec))
-    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
-        raise SynthfaceError(f"{spec} is not a generator folder (needs config.json and model.safetensors)")
-    return path
-
-
 def load_generator(spec: str | Path | None = None, device: str = "cpu") -> Generator:
-    """A generator from a save_pretrained folder, a training run folder or a Hub id (None: the default)."""
-    path = resolve_generator_folder(spec)
+    """A generator from a save_pretrained folder, a training run folder, a Hub id or "bundled" (None: the
+    default); see `synthface.pretrained.resolve_model_folder`."""
+    from synthface.pretrained import resolve_model_folder
+
+    path = resolve_model_folder(spec, "generator")
     try:
         G = Generator.from_pretrained(str(path))
     except (OSError, ValueError, RuntimeError, TypeError, KeyError) as exc:

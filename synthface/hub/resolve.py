@@ -6,10 +6,7 @@ from pathlib import Path
 
 from synthface.errors import SynthfaceError
 from synthface.hub.errors import hub_error
-
-
-def _looks_like_path(spec: str) -> bool:
-    return spec.startswith((".", "/", "~", "\\")) or spec.count("/") > 1 or "\\" in spec
+from synthface.pretrained import looks_like_path
 
 
 def resolve_model(
@@ -25,7 +22,7 @@ def resolve_model(
         return path
     if path.exists():
         raise SynthfaceError(f"{spec} is a file; pass the model's folder (config.json + model.safetensors)")
-    if isinstance(dir_or_hub_id, Path) or _looks_like_path(spec):
+    if isinstance(dir_or_hub_id, Path) or looks_like_path(spec):
         raise SynthfaceError(f"{spec} does not exist; pass a model folder or a Hub repo id USER/NAME")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError

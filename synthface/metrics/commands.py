@@ -130,12 +130,13 @@ def _separability(model: str | None, num: int, seed: int, batch_size: int, attri
     import os
 
     from synthface.attributes.model import load_attribute_model
-    from synthface.generator.sampling import load_generator, resolve_generator_folder
+    from synthface.generator.sampling import load_generator
     from synthface.io_utils import write_text_atomic
     from synthface.metrics.separability import edit_effect, generate_and_read
     from synthface.metrics.separability import separability as measure
+    from synthface.pretrained import resolve_model_folder
 
-    folder = resolve_generator_folder(model)
+    folder = resolve_model_folder(model, "generator")
     G = load_generator(folder)
     reader = load_attribute_model(attributes)
     z, w, p_female = generate_and_read(G, reader, num, seed, batch_size)

@@ -392,14 +392,13 @@ def build_guard(
 
 
 def model_folder(model: str | Path) -> Path:
-    """A local generator folder (a training run folder means its generator/ subfolder)."""
-    path = Path(model)
-    if (path / "generator" / "config.json").is_file():
-        path = path / "generator"
-    if not (path / "config.json").is_file():
-        raise SynthfaceError(f"{model} is not a local generator folder (needs config.json); "
-                             "download a Hub model first or pass its folder")
-    return path
+    """A local generator folder to keep the guard in (a Hub id is refused: the download cache is not ours)."""
+    from synthface.pretrained import BUNDLED, resolve_model_folder
+
+    if str(model) != BUNDLED and not Path(model).expanduser().exists():
+        raise SynthfaceError(f"{model} is not a local generator folder; download the Hub model first and "
+                             "pass its folder")
+    return resolve_model_folder(model, "generator")
 
 
 def read_model_config(model: str | Path) -> dict:

@@ -170,12 +170,13 @@ def _plan_id(options: GenerateOptions, sha256: str, personas: list[PersonaSpec],
 
 
 def _prepare_run(options: GenerateOptions) -> _Run:
-    from synthface.attributes.model import load_attribute_model, resolve_attribute_folder
-    from synthface.generator.sampling import load_generator, resolve_generator_folder
+    from synthface.attributes.model import load_attribute_model
+    from synthface.generator.sampling import load_generator
     from synthface.personas.guard import GUARD_FILE, load_guard
     from synthface.personas.latents import check_crossover
     from synthface.personas.persona import checkpoint_sha256
     from synthface.personas.presentation import choose_seeds, parse_choice
+    from synthface.pretrained import resolve_model_folder
     from synthface.provenance import load_signing_identity
 
     _check_options(options)
@@ -184,7 +185,7 @@ def _prepare_run(options: GenerateOptions) -> _Run:
 
         options.model = default_generator_spec()
     personas = plan_personas(options)
-    model_dir = resolve_generator_folder(options.model)
+    model_dir = resolve_model_folder(options.model, "generator")
     generator = load_generator(model_dir)
     from synthface.provenance.watermark import MIN_SIDE
 
@@ -202,7 +203,7 @@ def _prepare_run(options: GenerateOptions) -> _Run:
             f"`synthface build-guard --model {options.model} --data TRAINING_DATA`, or pass --no-guard"
         )
     choice = parse_choice(options.balance, options.filter)
-    attribute_dir = resolve_attribute_folder(options.attributes)
+    attribute_dir = resolve_model_folder(options.attributes, "attributes")
     attribute_model = load_attribute_model(attribute_dir)
     identity = load_signing_identity(options.cert, options.key, create_if_missing=True)
     sha256 = checkpoint_sha256(model_dir)
@@ -516,7 +517,7 @@ def card_facts(run: _Run, totals: dict[str, int]) -> dict[str, Any]:
 
 def _presentation_facts(run: _Run, totals: dict[str, int]) -> dict[str, Any]:
     """Who is in the dataset as the attribute model reads the faces, and how well it reads them."""
-    from synthface.attributes.model import resolve_attribute_folder
+    from synthface.pretrained import resolve_model_folder
 
     personas = max(1, totals["personas"])
     rows = [{"value": value, "personas": totals[f"perceived_{value}"],
@@ -524,7 +525,7 @@ def _presentation_facts(run: _Run, totals: dict[str, int]) -> dict[str, Any]:
     facts: dict[str, Any] = {"rows": rows, "no_face": totals["no_face"],
                              "choice": run.choice.describe() if run.choice is not None else None,
                              "model_sha256": run.attribute_sha256}
-    evaluation = resolve_attribute_folder(run.options.attributes) / "evaluation.json"
+    evaluation = resolve_model_folder(run.options.attributes, "attributes") / "evaluation.json"
     if evaluation.is_file():
         summary = json.loads(evaluation.read_text(encoding="utf-8"))
         test = summary.get("test", {})

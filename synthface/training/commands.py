@@ -171,11 +171,11 @@ def register(app: typer.Typer) -> None:
             edit_grid,
             load_generator,
             mixing_grid,
-            resolve_generator_folder,
             seed_grid,
             style_band,
         )
         from synthface.generator.seeds import parse_seeds
+        from synthface.pretrained import resolve_model_folder
 
         G = load_generator(model)
         if edit:
@@ -186,7 +186,7 @@ def register(app: typer.Typer) -> None:
                 value = float(amount)
             except ValueError:
                 raise SynthfaceError(f"--edit {edit!r}: use ATTRIBUTE=AMOUNT, e.g. gender=+2") from None
-            direction = Direction.load(resolve_generator_folder(model), attribute)
+            direction = Direction.load(resolve_model_folder(model, "generator"), attribute)
             image = edit_grid(G, parse_seeds(seeds), direction.vector, direction.spread, value,
                               columns=columns, psi=psi)
         elif mix:

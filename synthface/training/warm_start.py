@@ -39,7 +39,7 @@ import torch
 
 from synthface.errors import SynthfaceError
 from synthface.generator import Discriminator, Generator
-from synthface.pretrained import DEFAULT_GENERATOR_DIR, DISCRIMINATOR_FOLDER
+from synthface.pretrained import DISCRIMINATOR_FOLDER
 from synthface.training import widening
 from synthface.training.config import TrainConfig
 
@@ -82,8 +82,9 @@ class InitModel:
 
 def find_init_model(spec: str) -> InitModel:
     """The generator folder behind `spec` (a folder, a run folder, a Hub id or `bundled`)."""
-    from synthface.generator.sampling import resolve_generator_folder
-    folder = DEFAULT_GENERATOR_DIR if spec == "bundled" else resolve_generator_folder(spec)
+    from synthface.pretrained import resolve_model_folder
+
+    folder = resolve_model_folder(spec, "generator")
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
