@@ -124,7 +124,7 @@ def main() -> None:
     cores = os.cpu_count() or 1
 
     from synthface.generator.sampling import load_generator
-    from synthface.personas.guard import load_guard
+    from synthface.guard import load_guard
     from synthface.personas.pipeline import GenerateOptions, generate_personas
     from synthface.personas.signer import single_threaded_blas
     from synthface.pretrained import default_generator_spec
@@ -142,7 +142,7 @@ def main() -> None:
         guard = load_guard(folder)
         if args.guard_feature:
             from synthface.data import prepare_images
-            from synthface.personas.guard import build_guard, guard_path
+            from synthface.guard import build_guard, guard_path
 
             real = prepare_images(FACES / "celeba" / "train", resolution=64, progress=False,
                                   max_images=args.guard_images).images

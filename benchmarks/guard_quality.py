@@ -35,7 +35,7 @@ def main() -> None:
     from synthface.generator.images import to_uint8
     from synthface.generator.sampling import load_generator
     from synthface.generator.seeds import z_from_seeds
-    from synthface.personas.guard import load_guard, near_copies, nearest_distances
+    from synthface.guard import load_guard, near_copies, nearest_distances
     from synthface.pretrained import default_generator_spec
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from synthface import checkpoints as ckpt
 from synthface.generator import Discriminator, Generator
-from synthface.training import checkpoint as ckpt
 from synthface.training.config import TrainConfig
 from synthface.training.distributed import DistInfo
 from synthface.training.losses import GANObjective

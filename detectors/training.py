@@ -312,8 +312,8 @@ def check_config(config: TrainDetectorConfig) -> None:
 def train_detector(config: TrainDetectorConfig, resume: bool = False,
                    data: TrainingData | None = None) -> Path:
     """Run (or resume) training into `config.out`; returns the saved detector folder."""
+    from synthface.checkpoints import latest_checkpoint, load_newest_state
     from synthface.classifier_training import restore_classifier, train_classifier_steps
-    from synthface.training.checkpoint import latest_checkpoint, load_newest_state
 
     check_config(config)
     out = Path(config.out)

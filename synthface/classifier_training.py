@@ -50,7 +50,7 @@ def train_classifier_steps(
     """Train from `step` to `steps` with a progress bar; returns the step reached."""
     from tqdm.auto import tqdm
 
-    from synthface.training.checkpoint import checkpoint_path, prune_checkpoints, save_state
+    from synthface.checkpoints import checkpoint_path, prune_checkpoints, save_state
 
     loss_fn = torch.nn.BCEWithLogitsLoss()
     model.train()

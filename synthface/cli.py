@@ -8,9 +8,17 @@ fast, and `synthface --help` must not pay for torch.
 
 from __future__ import annotations
 
-import importlib
-
 import typer
+
+# The composition point: the only place where synthface uses the `detectors` package.
+from detectors import commands as detector_commands
+from synthface.attributes import commands as attribute_commands
+from synthface.data import commands as data_commands
+from synthface.hub import commands as hub_commands
+from synthface.metrics import commands as metrics_commands
+from synthface.personas import commands as persona_commands
+from synthface.provenance import commands as provenance_commands
+from synthface.training import commands as training_commands
 
 app = typer.Typer(
     name="synthface",
@@ -38,20 +46,12 @@ def _options(
     """Synthetic faces that are honest about what they are."""
 
 
-# Modules that define `register(app: typer.Typer) -> None`.
-COMMAND_MODULES: tuple[str, ...] = (
-    "synthface.training.commands",
-    "synthface.metrics.commands",
-    "synthface.provenance.commands",
-    "synthface.hub.commands",
-    "synthface.data.commands",
-    "synthface.personas.commands",
-    "synthface.attributes.commands",
-    "detectors.commands",
-)
+# Each command module defines `register(app: typer.Typer) -> None`.
 
-for _module_name in COMMAND_MODULES:
-    importlib.import_module(_module_name).register(app)
+COMMAND_MODULES = (training_commands, metrics_commands, provenance_commands, hub_commands, data_commands,
+                   persona_commands, attribute_commands, detector_commands)
+for _module in COMMAND_MODULES:
+    _module.register(app)
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ def _generated(G, seeds):
 
 
 def test_planted_training_image_is_caught_and_new_images_pass(real_faces, tiny_generator, tmp_path):
-    from synthface.personas.guard import MemorisationGuard, build_guard
+    from synthface.guard import MemorisationGuard, build_guard
     from synthface.provenance import Payload, embed_watermark
 
     train, unseen = real_faces[:32], real_faces[32:]
@@ -69,7 +69,7 @@ def test_planted_training_image_is_caught_and_new_images_pass(real_faces, tiny_g
 
 
 def test_pixel_guard_catches_shifted_mirrored_recompressed_copies(real_faces, tiny_generator, tmp_path):
-    from synthface.personas.guard import MemorisationGuard, build_guard, near_copies
+    from synthface.guard import MemorisationGuard, build_guard, near_copies
 
     train, unseen = real_faces[:36], real_faces[36:]
     guard = MemorisationGuard.load(build_guard(train, pca_dim=16, progress=False).save(tmp_path / "g.safetensors"))
@@ -87,7 +87,7 @@ def test_guard_in_the_pipeline_drops_copies_and_the_card_counts_them(tiny_genera
     import datasets
     from huggingface_hub import DatasetCard
 
-    from synthface.personas.guard import build_guard, guard_path
+    from synthface.guard import build_guard, guard_path
     from synthface.personas.pipeline import GenerateOptions, generate_personas
     from synthface.provenance import init_keys
 
@@ -116,13 +116,13 @@ def test_guard_in_the_pipeline_drops_copies_and_the_card_counts_them(tiny_genera
 
 
 def test_damaged_guard_file_is_one_clear_error(tmp_path):
-    from synthface.personas.guard import MemorisationGuard
+    from synthface.guard import MemorisationGuard
 
     (tmp_path / "guard.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(SynthfaceError, match="build-guard"):
         MemorisationGuard.load(tmp_path / "guard.safetensors")
     with pytest.raises(SynthfaceError, match="at least 3"):
-        from synthface.personas.guard import build_guard
+        from synthface.guard import build_guard
 
         build_guard(torch.zeros(2, 3, 64, 64, dtype=torch.uint8), progress=False)
 
@@ -135,8 +135,8 @@ def test_model_card_command_describes_the_guard_and_metrics(tiny_generator, tmp_
     from huggingface_hub import ModelCard
     from typer.testing import CliRunner
 
+    from synthface.guard import build_guard, guard_path
     from synthface.hub.commands import register
-    from synthface.personas.guard import build_guard, guard_path
 
     model = tmp_path / "gen"
     tiny_generator.save_pretrained(model)

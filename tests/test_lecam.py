@@ -9,7 +9,7 @@ import pytest
 import torch
 from test_training import make_blob_folder, read_metrics, tiny_config
 
-from synthface.training import checkpoint as ckpt
+from synthface import checkpoints as ckpt
 from synthface.training.distributed import DistInfo
 from synthface.training.lecam import LeCamAnchors
 from synthface.training.trainer import train

@@ -21,7 +21,7 @@ def test_bundled_generator_is_small_documented_and_guarded() -> None:
     from huggingface_hub import ModelCard
 
     from synthface.generator.sampling import load_generator
-    from synthface.personas.guard import load_guard
+    from synthface.guard import load_guard
 
     G = load_generator()  # no spec: the bundled model
     assert G.img_resolution == 64 and G.img_channels == 3

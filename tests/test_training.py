@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
+from synthface import checkpoints as ckpt
 from synthface.errors import SynthfaceError
 from synthface.generator.images import uint8_to_float
-from synthface.training import checkpoint as ckpt
 from synthface.training.config import TrainConfig
 from synthface.training.trainer import Trainer, train
 

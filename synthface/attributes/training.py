@@ -184,10 +184,10 @@ def check_config(config: TrainAttributesConfig) -> None:
 
 def train_attribute_model(config: TrainAttributesConfig, resume: bool = False) -> Path:
     """Train (or resume) into `config.out`; returns the saved model folder (`out/attributes`)."""
+    from synthface.checkpoints import latest_checkpoint, load_newest_state
     from synthface.classifier_training import restore_classifier, train_classifier_steps
     from synthface.hub.publish import write_model_card
     from synthface.io_utils import atomic_folder
-    from synthface.training.checkpoint import latest_checkpoint, load_newest_state
 
     check_config(config)
     out = Path(config.out)

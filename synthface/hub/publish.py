@@ -138,7 +138,7 @@ def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> 
     kind = _card_kind(config)
     guard = None
     if kind == "generator":
-        from synthface.personas.guard import load_guard
+        from synthface.guard import load_guard
 
         loaded = load_guard(folder)
         guard = None if loaded is None else {**loaded.info, "threshold": loaded.threshold}

@@ -5,7 +5,7 @@ Public API (lazy imports keep `synthface --help` fast)::
     from synthface.personas import GenerateOptions, generate_personas
     report = generate_personas(GenerateOptions(model="runs/faces64", out=Path("personas"), count=1000))
 
-    from synthface.personas import build_guard, load_guard, MemorisationGuard
+The memorisation guard the pipeline runs is `synthface.guard` (publishing uses it too).
 """
 
 from __future__ import annotations
@@ -21,10 +21,6 @@ _EXPORTS = {
     "persona_id": "synthface.personas.persona",
     "persona_profile": "synthface.personas.persona",
     "checkpoint_sha256": "synthface.personas.persona",
-    "MemorisationGuard": "synthface.personas.guard",
-    "build_guard": "synthface.personas.guard",
-    "load_guard": "synthface.personas.guard",
-    "GUARD_FILE": "synthface.personas.guard",
     "render_dataset_card": "synthface.personas.card",
     "dataset_features": "synthface.personas.writer",
 }

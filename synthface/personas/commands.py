@@ -86,7 +86,7 @@ def build_guard_command(
 ) -> None:
     """Build the memorisation guard of a generator from its training images."""
     from synthface.data import prepare_images
-    from synthface.personas.guard import build_guard, guard_path, model_folder, read_model_config
+    from synthface.guard import build_guard, guard_path, model_folder, read_model_config
 
     config = read_model_config(model)
     prepared = prepare_images(data, resolution=int(config.get("resolution", 64)), crop=crop,

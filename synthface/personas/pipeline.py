@@ -172,7 +172,7 @@ def _plan_id(options: GenerateOptions, sha256: str, personas: list[PersonaSpec],
 def _prepare_run(options: GenerateOptions) -> _Run:
     from synthface.attributes.model import load_attribute_model
     from synthface.generator.sampling import load_generator
-    from synthface.personas.guard import GUARD_FILE, load_guard
+    from synthface.guard import GUARD_FILE, load_guard
     from synthface.personas.latents import check_crossover
     from synthface.personas.persona import checkpoint_sha256
     from synthface.personas.presentation import choose_seeds, parse_choice

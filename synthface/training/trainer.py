@@ -17,12 +17,12 @@ from pathlib import Path
 
 import torch
 
+from synthface import checkpoints as ckpt
 from synthface.errors import SynthfaceError
 from synthface.generator import Discriminator, Generator
 from synthface.generator.images import uint8_to_float
 from synthface.io_utils import atomic_path, write_text_atomic
 from synthface.pretrained import DISCRIMINATOR_FOLDER
-from synthface.training import checkpoint as ckpt
 from synthface.training import warm_start
 from synthface.training.config import TrainConfig
 from synthface.training.distributed import DistInfo, any_rank, broadcast_module, init_distributed

@@ -12,9 +12,8 @@ Two feature spaces, chosen when the guard is built:
 
 * ``pixels`` (default): the image area-averaged to 16x16, centred and scaled to unit
   norm. A copy keeps its layout and colours, so it stays close here even when shifted by
-  a pixel, mirrored or re-compressed; brightness and contrast changes cancel out. With the
-  bank of all 18,020 training faces (benchmarks/guard_quality.py): 500 of 500 such copies
-  caught, 0.4% of ordinary generated faces (psi 0.7) dropped. Microseconds per image.
+  a pixel, mirrored or re-compressed; brightness and contrast changes cancel out
+  (`benchmarks/guard_quality.py` measures copies caught and faces dropped). Microseconds per image.
 * ``inception``: TF-Inception pool features (the FID network) at a small upsampling
   (`input_size`, 75 px minimum, averaging the last feature map over space, which at
   299 px is exactly the FID feature). Perceptual, but ~30 ms per image on a CPU core,
