@@ -178,7 +178,11 @@ def make_fakes(
     size: int = typer.Option(None, help="Resize the faces of a pypi: generator to this many px (Lanczos); "
                              "random-face's native 1024 px PNGs take about 1.5 MB each."),
 ) -> None:
-    """Generated faces for the detector's synthetic class (PNG, one per seed)."""
+    """Generated faces for the detector's synthetic class (PNG, one per seed).
+
+    Each file is C2PA-signed as AI-generated but carries no watermark: a detector trained on marked
+    faces would learn the mark and miss the same faces without it.
+    """
     from detectors.fakes import generate_fakes
     from detectors.others import generate_other_fakes, is_other_generator
 

@@ -154,7 +154,7 @@ def test_conditional_entropy_and_separability_on_known_codes() -> None:
     assert abs(direction.vector[3]) > 0.9 and direction.spread > 0
 
 
-def test_sample_edit_needs_the_direction_from_separability(tmp_path: Path) -> None:
+def test_sample_edit_needs_the_direction_from_separability(tmp_path: Path, isolated_home) -> None:
     from synthface.metrics.separability import Direction
     from synthface.pretrained import resolve_model_folder
 

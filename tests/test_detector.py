@@ -364,8 +364,11 @@ def test_eval_and_train_commands(toy_run, toy_pair, tmp_path, monkeypatch) -> No
     assert bad.exit_code == 2 and "--condition" in bad.output
 
 
-def test_make_fakes_writes_one_png_per_seed(tmp_path) -> None:
+def test_make_fakes_writes_one_png_per_seed(tmp_path, isolated_home) -> None:
+    """One PNG per seed, each C2PA-signed as AI-generated (trusted with synthface's own CA) and never
+    watermarked, so that the detector learns the generator's traces, not our mark."""
     from synthface.generator import Generator
+    from synthface.provenance import trust_anchors_pem, verify_image
 
     torch.manual_seed(0)
     Generator(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=32
@@ -379,6 +382,14 @@ def test_make_fakes_writes_one_png_per_seed(tmp_path) -> None:
     assert any("_mix" in name for name in files)
     with Image.open(tmp_path / "fakes" / files[0]) as image:
         assert image.size == (16, 16) and image.mode == "RGB"
+    big = tmp_path / "big"
+    Generator(resolution=64, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=32
+              ).save_pretrained(str(big))
+    assert _cli(["make-fakes", "--model", str(big), "--out", str(tmp_path / "f64"), "--count", "2"]).exit_code == 0
+    for path in sorted((tmp_path / "f64").iterdir()):
+        report = verify_image(path, trust_anchors_pem())
+        assert report.signature_valid and report.signer_trusted and report.ai_generated, report
+        assert report.data_hash == "match" and report.watermark_found is False and report.manifest_payload is None
     assert _cli(["make-fakes", "--generator", str(tmp_path / "gen"), "--out", str(tmp_path / "x"),
                  "--psi", "fast"]).exit_code == 2
 

@@ -71,7 +71,7 @@ def test_unknown_or_missing_generators_fail_with_one_line(tmp_path, monkeypatch)
 
 
 @pytest.mark.skipif(not _installed("gan_face_generate"), reason="pip install --no-deps gan-face-generate")
-def test_dcgan_faces_are_reproducible_and_a_rerun_keeps_what_exists(tmp_path) -> None:
+def test_dcgan_faces_are_reproducible_and_a_rerun_keeps_what_exists(tmp_path, isolated_home) -> None:
     out = tmp_path / "dcgan"
     written = generate_other_fakes("pypi:gan-face-generate", out, 3, progress=False)
     assert [p.name for p in written] == ["seed0000000.png", "seed0000001.png", "seed0000002.png"]
@@ -87,7 +87,7 @@ def test_dcgan_faces_are_reproducible_and_a_rerun_keeps_what_exists(tmp_path) ->
 
 @pytest.mark.skipif(not _installed("random_face", "openvino"), reason="pip install openvino && "
                     "pip install --no-deps random-face")
-def test_random_face_writes_truncated_faces_at_the_asked_size(tmp_path) -> None:
+def test_random_face_writes_truncated_faces_at_the_asked_size(tmp_path, isolated_home) -> None:
     result = CliRunner().invoke(app, ["make-fakes", "--model", "pypi:random-face", "--out", str(tmp_path),
                                       "--count", "2", "--psi", "0.5,1.0", "--size", "64"])
     assert result.exit_code == 0, result.output

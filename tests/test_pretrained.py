@@ -100,7 +100,7 @@ def test_bundled_generator_carries_its_discriminator() -> None:
     assert any(parameter.abs().sum() > 0 for parameter in D.parameters())
 
 
-def test_one_resolver_names_every_kind_of_model(tmp_path, monkeypatch) -> None:
+def test_one_resolver_names_every_kind_of_model(tmp_path, monkeypatch, isolated_home) -> None:
     """"bundled", None, a run folder, a model folder and a missing path mean the same for every kind of
     model, through the command line and `from_pretrained` alike."""
     import shutil
@@ -134,6 +134,11 @@ def test_one_resolver_names_every_kind_of_model(tmp_path, monkeypatch) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["sample", "--model", "bundled", "--seeds", "0-1", "--out", str(tmp_path / "g.png")])
     assert result.exit_code == 0, result.output
+    from synthface.provenance import trust_anchors_pem, verify_image
+
+    grid = verify_image(tmp_path / "g.png", trust_anchors_pem())  # a grid says what it is, like every image
+    assert grid.signature_valid and grid.signer_trusted and grid.ai_generated and grid.data_hash == "match"
+    assert grid.synthface["grid"] == "seed grid" and grid.synthface["seeds"] == "0-1"
     result = runner.invoke(app, ["detect", str(tmp_path / "g.png"), "--model", "bundled", "--json"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["detect", str(tmp_path / "g.png"), "--model", str(tmp_path / "nope")])

