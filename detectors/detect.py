@@ -229,6 +229,17 @@ class DetectPipeline:
             detection.verdict, detection.error = ERROR, _without_name(str(exc), item.label)
         return detection
 
+    def detect_bytes(self, data: bytes, label: str) -> Detection:
+        """`detect` for an image held in memory (the Python API's images)."""
+        detection = Detection(path=label)
+        try:
+            self._detect_into(data, detection)
+        except ModelUnavailable:
+            raise
+        except SynthfaceError as exc:
+            detection.verdict, detection.error = ERROR, _without_name(str(exc), label)
+        return detection
+
     def _detect_into(self, source: bytes | Path, detection: Detection) -> None:
         import numpy as np
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import typer
 
-# The composition point: the only place where synthface uses the `detectors` package.
+# The command line's composition point (`synthface.api` is the Python one): the only places where
+# synthface uses the `detectors` package.
 from detectors import commands as detector_commands
 from synthface.attributes import commands as attribute_commands
 from synthface.data import commands as data_commands

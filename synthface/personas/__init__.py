@@ -1,6 +1,7 @@
 """Persona datasets: signed, watermarked synthetic faces with names, in the Hub's dataset layout.
 
-Public API (lazy imports keep `synthface --help` fast)::
+`synthface.personas(count, out)` writes one (see `synthface.api`). The pieces (lazy imports keep
+`synthface --help` fast)::
 
     from synthface.personas import GenerateOptions, generate_personas
     report = generate_personas(GenerateOptions(model="runs/faces64", out=Path("personas"), count=1000))
@@ -9,6 +10,10 @@ The memorisation guard the pipeline runs is `synthface.guard` (publishing uses i
 """
 
 from __future__ import annotations
+
+import sys
+import types
+from typing import Any
 
 from synthface.lazy import lazy_exports
 
@@ -28,3 +33,17 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)
+
+
+class _CallablePackage(types.ModuleType):
+    """`synthface.personas(count, out, ...)` is the Python API's call (`synthface.api.personas`), while
+    `synthface.personas` stays this package: a package attribute of the same name would be replaced by
+    the package itself as soon as any of its modules is imported."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from synthface.api import personas
+
+        return personas(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage
