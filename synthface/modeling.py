@@ -57,6 +57,23 @@ class SelfDescribingModel(PyTorchModelHubMixin):
         weights = Path(save_directory) / constants.SAFETENSORS_SINGLE_FILE
         if weights.is_file():
             os.chmod(weights, DEFAULT_FILE_MODE)
+        if self.model_kind is not None:  # the terms the card's license_link points at
+            from synthface.hub.cards import LICENSE_FILE, license_text
+
+            data = ["lfw"] if self.model_kind == "attributes" else ["celeba", "lfw"]
+            (Path(save_directory) / LICENSE_FILE).write_text(license_text(self.model_kind, data), encoding="utf-8")
+
+    def generate_model_card(self, *args: Any, **kwargs: Any):
+        """synthface's card for this kind of model (licence, misuse, usage), not the mixin's placeholder."""
+        if self.model_kind is None:
+            return super().generate_model_card(*args, **kwargs)
+        from huggingface_hub import ModelCard
+
+        from synthface.hub.cards import render_model_card
+
+        data = ("lfw",) if self.model_kind == "attributes" else ("celeba", "lfw")
+        return ModelCard(render_model_card(self.model_kind, dict(self._hub_mixin_config or {}), {},
+                                           training_data=data))
 
     @classmethod
     def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only,

@@ -50,6 +50,55 @@ def cards_dir() -> Path:
     return folder
 
 
+LICENSE_FILE = "LICENSE.md"  # the terms the card's license_link points at, written beside it
+
+
+def license_text(kind: str, training_data: Sequence[str]) -> str:
+    """LICENSE.md of a model folder: the research-only terms its training photos impose."""
+    lines = [f"# Terms of use of this synthface {kind}", "",
+             "These weights were trained on photographs released for research only:", ""]
+    lines += [f"- {TRAINING_DATA[key]['name']}: {TRAINING_DATA[key]['licence']}." for key in training_data]
+    lines += ["", "They inherit those terms: use them for **non-commercial research and demonstration only**. "
+              "Never use them to impersonate anyone, to make fake profiles or identity documents, or to decide "
+              "anything about real people. The synthface code itself is Apache-2.0; these terms are about the "
+              "weights.", ""]
+    return "\n".join(lines)
+
+
+def _eval_results(kind: str, metrics: Mapping[str, Any], evaluation: Mapping[str, Any] | None) -> list:
+    """model-index entries with the Hub's metric ids: FID and KID of a generator against its training
+    photos, a detector's AP per generated source (clean views), an attribute model's held-out accuracy."""
+    from huggingface_hub import EvalResult
+
+    results = []
+    if kind == "generator":
+        for metric_id, keys in (("fid", ("fid_10k_all_training_photos", "fid_10k", "fid")),
+                                ("kid", ("kid_10k_all_training_photos", "kid_10k", "kid"))):
+            key = next((k for k in keys if isinstance(metrics.get(k), (int, float))), None)
+            if key is not None:
+                results.append(EvalResult(task_type="unconditional-image-generation", dataset_type="faces",
+                                          dataset_name="training photos (CelebA + LFW, 64 px crops)",
+                                          metric_type=metric_id, metric_value=float(metrics[key]),
+                                          metric_name=f"{metric_id.upper()} ({key})"))
+    elif kind == "detector" and evaluation:
+        sources = evaluation.get("sources", {})
+        for source, row in evaluation.get("conditions", {}).get("clean", {}).items():
+            if sources.get(source, {}).get("class") == "fake" and isinstance(row.get("ap"), (int, float)):
+                seen = "held-out seeds" if sources[source].get("seen") else "unseen"
+                results.append(EvalResult(task_type="image-classification", dataset_type=source,
+                                          dataset_name=f"{source} ({seen}) against held-out real photos",
+                                          metric_type="average_precision", metric_value=float(row["ap"]),
+                                          metric_name="AP"))
+    elif kind == "attributes" and evaluation:
+        clean = evaluation.get("test", {}).get("clean", {})
+        for metric_id, key in (("accuracy", "accuracy"), ("balanced_accuracy", "balanced_accuracy")):
+            if isinstance(clean.get(key), (int, float)):
+                results.append(EvalResult(task_type="image-classification", dataset_type="lfw",
+                                          dataset_name="LFW, held-out people", metric_type=metric_id,
+                                          metric_value=float(clean[key])))
+    return results
+
+
 def _format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -73,7 +122,7 @@ def render_model_card(
     evaluation_table: str | None = None,
     evaluation: Mapping[str, Any] | None = None,
 ) -> str:
-    """README.md text (YAML metadata + body) for a `kind` in {"generator", "detector"} model.
+    """README.md text (YAML metadata + body) for a `kind` in KINDS.
 
     `config` is the model's config.json (shown as a table), `metrics` maps a metric
     name (e.g. "fid", "auc") to its measured value; `training_data` names keys of
@@ -96,13 +145,17 @@ def render_model_card(
     name = model_name or (repo_id.split("/")[-1] if repo_id else f"synthface-{kind}")
     common = COMMON_TAGS if kind != "attributes" else ["synthface", "faces"]  # it makes no images
     tags = list(dict.fromkeys([*common, *KIND_TAGS[kind], *extra_tags]))
+    results = _eval_results(kind, metrics, evaluation)
     card_data = ModelCardData(
         library_name="synthface",
         license="other",
         license_name="research-only",
+        license_link=LICENSE_FILE,
+        datasets=list(training_data),
         tags=tags,
         pipeline_tag=PIPELINE_TAGS[kind],
-        metrics=sorted(metrics) or None,
+        metrics=sorted({result.metric_type for result in results}) or None,
+        eval_results=results or None,
         model_name=name,
     )
     card = ModelCard.from_template(
@@ -116,7 +169,7 @@ def render_model_card(
         metric_rows=[(key, _format_value(value)) for key, value in sorted(metrics.items())],
         training_data=[TRAINING_DATA[key] for key in training_data],
         synthface_version=getattr(synthface, "__version__", "unknown"),
-        resolution=config.get("img_resolution"),
+        resolution=config.get("resolution") or config.get("img_resolution"),
         guard=dict(guard) if guard else None,
         sample_grid=sample_grid,
         discriminator=discriminator,

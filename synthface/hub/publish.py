@@ -105,11 +105,15 @@ def _card_kind(config: dict) -> str:
     return "attributes" if config.get("task") == "perceived-gender-presentation" else "detector"
 
 
+RENDERED_MARK = "<!-- Rendered by synthface"  # in the body of every card synthface renders (cards/*.md)
+
+
 def _ensure_model_card(folder: Path, config: dict, repo_id: str) -> None:
-    """Write our model card unless the folder has its own (the mixin's placeholder card does not count)."""
+    """Write our model card, now naming the repo, unless the folder has a card of its own (the mixin's
+    placeholder and a card synthface rendered before, without the repo id, do not count)."""
     readme = folder / "README.md"
     existing = readme.read_text(encoding="utf-8", errors="replace") if readme.is_file() else None
-    if existing is not None and MIXIN_PLACEHOLDER_MARK not in existing:
+    if existing is not None and MIXIN_PLACEHOLDER_MARK not in existing and RENDERED_MARK not in existing:
         return
     write_model_card(folder, config, repo_id)
 
@@ -119,8 +123,9 @@ EVALUATION_TABLE = "evaluation.md"  # a detector's per-source table (`eval-detec
 
 
 def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> Path:
-    """(Re)write `folder/README.md` from its config.json, metrics.json, memorisation guard and sample grid."""
-    from synthface.hub.cards import TRAINING_DATA, render_model_card
+    """(Re)write `folder/README.md` from its config.json, metrics.json, evaluation.json, memorisation guard and
+    sample grid, and the LICENSE.md its license_link points at."""
+    from synthface.hub.cards import LICENSE_FILE, TRAINING_DATA, license_text, render_model_card
     from synthface.io_utils import write_text_atomic
 
     metrics: dict = {}
@@ -146,8 +151,9 @@ def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> 
     table = folder / EVALUATION_TABLE
     evaluation_file = folder / "evaluation.json"
     evaluation = None
-    if kind == "attributes" and evaluation_file.is_file():
+    if kind != "generator" and evaluation_file.is_file():
         evaluation = json.loads(evaluation_file.read_text(encoding="utf-8"))
+    if kind == "attributes":
         training_data = ["lfw"]
     card = render_model_card(kind, config, metrics, repo_id=repo_id, training_data=training_data, guard=guard,
                              sample_grid=grid,
@@ -156,6 +162,7 @@ def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> 
                              evaluation=evaluation)
     readme = folder / "README.md"
     write_text_atomic(readme, card)
+    write_text_atomic(folder / LICENSE_FILE, license_text(kind, training_data))
     return readme
 
 
