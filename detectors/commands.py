@@ -27,7 +27,8 @@ def detect(
                                     "'likely synthetic' (default: the model's, set for 1% false positives)."),
     store: Path = typer.Option(None, "--store", help="Folder of NAME.c2pa manifests, found via watermark."),
     fail_on: str = typer.Option(None, "--fail-on", help="Exit 1 if any image is judged synthetic."),
-    trust: list[Path] = typer.Option(None, "--trust", help="Extra trusted root CA (PEM); repeatable."),
+    trust: list[Path] = typer.Option(None, "--trust-anchor", "--trust", help="Extra trusted root CA (PEM), e.g. a "
+                                     "dataset's signer-ca.pem; repeatable."),
     key_dir: Path = typer.Option(None, "--key-dir", help="Key folder whose CA is trusted by default."),
     no_classifier: bool = typer.Option(False, "--no-classifier", help="Provenance checks only."),
 ) -> None:

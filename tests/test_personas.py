@@ -254,8 +254,10 @@ def test_card_has_the_metadata_and_sections_the_hub_needs(dataset):
     data = card.data.to_dict()
     assert {"synthetic", "ai-generated", "c2pa"} <= set(data["tags"])
     assert data["annotations_creators"] == ["machine-generated"] and data["license"] == "other"
-    assert data["size_categories"] == ["n<1K"] and data["pretty_name"]
-    assert data["task_categories"] and data["configs"][0]["data_files"][0]["path"] == "data/train-*.parquet"
+    assert data["size_categories"] == ["n<1K"] and data["pretty_name"] and data["language"] == ["en"]
+    assert data["license_link"] == "LICENSE.md" and "non-commercial" in (out / "LICENSE.md").read_text()
+    assert "task_categories" not in data  # training is notAllowed (the default), so no training task is advertised
+    assert data["configs"][0]["data_files"][0]["path"] == "data/train-*.parquet"
     info = data["dataset_info"]
     assert info["splits"] == [{"name": "train", "num_bytes": info["dataset_size"], "num_examples": 12}]
     assert info["download_size"] == sum(p.stat().st_size for p in (out / "data").glob("*.parquet"))
@@ -264,6 +266,43 @@ def test_card_has_the_metadata_and_sections_the_hub_needs(dataset):
                    "non-commercial research", "No memorisation guard", "12 **AI-generated**", "## Who is in it",
                    "not identities", "| uncertain | 6 | 100.0% |", "no face that dlib could find"):
         assert phrase in card.text, phrase
+
+
+def test_the_cards_reproduce_command_runs_and_its_ca_verifies(signing_home, tiny_model, tmp_path, monkeypatch):
+    """The card's "Reproduce it with" command makes the same personas; `--ai-training allowed` reaches every
+    manifest and the card; `verify --trust-anchor signer-ca.pem` trusts the signer where nothing else does."""
+    import re
+    import shlex
+
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from synthface.cli import app
+
+    first = tmp_path / "first"
+    runner = CliRunner()
+    result = runner.invoke(app, ["generate-personas", "--model", str(tiny_model), "--out", str(first), "--count", "3",
+                                 "--no-guard", "--workers", "0", "--ai-training", "allowed"])
+    assert result.exit_code == 0, result.output
+    card = (first / "README.md").read_text()
+    command = re.search(r"```bash\n(synthface generate-personas [^\n]*)\n```", card).group(1)
+    assert "--ai-training allowed" in command and "task_categories" in card
+    again = tmp_path / "again"
+    args = shlex.split(command.replace("--out DIR", f"--out {again}"))[1:]
+    assert runner.invoke(app, [*args, "--workers", "0"]).exit_code == 0
+
+    def rows(folder):
+        return pq.read_table(sorted((folder / "data").glob("*.parquet"))[0], columns=["persona_id", "name",
+                                                                                      "watermark_payload"]).to_pylist()
+
+    assert rows(again) == rows(first)
+    monkeypatch.setenv("SYNTHFACE_HOME", str(tmp_path / "a-verifier-elsewhere"))  # does not trust our CA
+    image = tmp_path / "one.png"
+    image.write_bytes(pq.read_table(sorted((first / "data").glob("*.parquet"))[0]).column("image")[0].as_py()["bytes"])
+    untrusted = runner.invoke(app, ["verify", str(image), "--json"])
+    trusted = runner.invoke(app, ["verify", str(image), "--json", "--trust-anchor", str(first / "signer-ca.pem")])
+    assert '"signer_trusted": false' in untrusted.output and '"signer_trusted": true' in trusted.output
+    assert '"training_mining": "allowed"' in trusted.output
 
 
 def test_choosing_seeds_by_how_faces_read(signing_home, tmp_path):

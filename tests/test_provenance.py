@@ -303,7 +303,7 @@ def test_sign_jpeg_and_training_allowed(key_dir: Path, face_pixels: np.ndarray) 
     identity = load_signing_identity(key_dir=key_dir)
     buffer = io.BytesIO()
     Image.fromarray(face_pixels).save(buffer, "JPEG", quality=92)
-    signed = sign_image(buffer.getvalue(), identity, _assertion(3), fmt="jpeg", allow_training=True)
+    signed = sign_image(buffer.getvalue(), identity, _assertion(3), fmt="jpeg", ai_training="allowed")
     assert np.array_equal(
         np.asarray(Image.open(io.BytesIO(signed.data))), np.asarray(Image.open(io.BytesIO(buffer.getvalue())))
     )

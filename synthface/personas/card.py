@@ -18,6 +18,22 @@ DATA_FILES = "data/train-*.parquet"
 # While a run is unfinished its card points `datasets` at this file, which never exists, so
 # `load_dataset(folder)` fails naming it instead of quietly loading the shards written so far.
 UNFINISHED_DATA_FILES = "data/UNFINISHED-run-finish-it-with-generate-personas-resume.parquet"
+LICENSE_FILE = "LICENSE.md"  # the card's license_link
+SIGNER_CA_FILE = "signer-ca.pem"  # the public certificate of the signer's CA: `verify --trust-anchor` it
+
+
+def dataset_license_text(training_data: Sequence[str]) -> str:
+    """LICENSE.md of a persona dataset: the research-only terms its generator's training photos impose."""
+    from synthface.hub.cards import TRAINING_DATA
+
+    lines = ["# Terms of use of this synthface persona dataset", "",
+             "The images were made by a generator trained on photographs released for research only:", ""]
+    lines += [f"- {TRAINING_DATA[key]['name']}: {TRAINING_DATA[key]['licence']}." for key in training_data
+              if key in TRAINING_DATA]
+    lines += ["", "They inherit those terms: **non-commercial research and demonstration only**. Never present "
+              "these faces as real people, use them for fake profiles or impersonation, or remove their AI "
+              "label, watermark or C2PA manifest.", ""]
+    return "\n".join(lines)
 
 
 def size_category(count: int) -> str:
@@ -52,13 +68,16 @@ def render_dataset_card(
     card_data = DatasetCardData(
         license="other",
         license_name="research-only",
+        license_link=LICENSE_FILE,
+        language=["en"],
         pretty_name=pretty_name,
         tags=TAGS,
         annotations_creators=["machine-generated"],
         language_creators=["machine-generated"],
         source_datasets=["original"],
         size_categories=[size_category(int(facts["num_images"]))],
-        task_categories=TASK_CATEGORIES,
+        # Training tasks are advertised only where every manifest allows AI training (--ai-training).
+        task_categories=TASK_CATEGORIES if facts.get("ai_training", "notAllowed") != "notAllowed" else None,
         configs=[{"config_name": "default", "data_files": [{"split": "train", "path": DATA_FILES}]}],
         **({"dataset_info": dict(dataset_info)} if dataset_info else {}),
     )

@@ -43,6 +43,9 @@ def generate_personas_command(
                                 "female and half as male."),
     filter_spec: str = typer.Option(None, "--filter", help="gender=female, gender=male or gender=uncertain: keep "
                                     "only seeds whose face reads so."),
+    ai_training: str = typer.Option("notAllowed", "--ai-training", help="allowed, notAllowed or constrained: what "
+                                    "every manifest's c2pa.training-mining assertion and the dataset card say about "
+                                    "using these images for AI training."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON report instead of a summary."),
 ) -> None:
     """Generate a persona dataset: signed, watermarked faces with names, in the Hub's dataset layout."""
@@ -53,7 +56,7 @@ def generate_personas_command(
         crossover=crossover, workers=workers, shard_size=shard_size, batch_size=batch_size, resume=resume,
         sidecar=sidecar, guard=guard, rank=rank, world_size=world_size, cert=cert, key=key,
         training_data=tuple(part.strip() for part in training_data.split(",") if part.strip()),
-        pretty_name=name, attributes=attributes, balance=balance, filter=filter_spec,
+        pretty_name=name, attributes=attributes, balance=balance, filter=filter_spec, ai_training=ai_training,
     )
     report = generate_personas(options)
     if as_json:

@@ -59,6 +59,7 @@ class GenerateOptions:
     attributes: str | None = None  # None: the attribute model bundled with synthface
     balance: str | None = None  # "gender": an even split of faces read as female and male
     filter: str | None = None  # "gender=female|male|uncertain": only such faces
+    ai_training: str = "notAllowed"  # c2pa.training-mining in every manifest, and the card's statement
     progress: bool = True
 
 
@@ -101,6 +102,9 @@ def plan_personas(options: GenerateOptions) -> list[PersonaSpec]:
 
 
 def _check_options(options: GenerateOptions) -> None:
+    from synthface.provenance.manifest import check_ai_training
+
+    check_ai_training(options.ai_training)
     if not 0.0 <= options.psi <= 2.0:
         raise SynthfaceError(f"--psi must be between 0 and 2, got {options.psi}")
     if not 1 <= options.variants <= 64:
@@ -165,6 +169,7 @@ def _plan_id(options: GenerateOptions, sha256: str, personas: list[PersonaSpec],
         "personas": hashlib.sha256("|".join(p.key for p in personas).encode()).hexdigest(),
         "guard": None if guard is None else [guard.threshold, guard.info.get("feature"), list(guard.bank.shape)],
         "attributes": attribute_sha256,  # names and pronouns follow its readings
+        "ai_training": options.ai_training,  # every manifest states it
     }
     return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -311,7 +316,7 @@ def _sign_jobs(run: _Run, specs: list, pixels: np.ndarray, keep: list[int]) -> l
             noise_seed=spec.noise_seed, fine_style_seed=spec.fine_seed,
         )
         payload = Payload(image_id_from(iid), run.identity.key_id)
-        jobs.append(SignJob(pixels[i], assertion, payload.hex, f"{iid}.png"))
+        jobs.append(SignJob(pixels[i], assertion, payload.hex, f"{iid}.png", run.options.ai_training))
     return jobs
 
 
@@ -477,7 +482,19 @@ def _command_args(options: GenerateOptions) -> str:
         parts.append(f"--balance {options.balance}")
     if options.filter:
         parts.append(f"--filter {options.filter}")
+    if options.ai_training != GenerateOptions.ai_training:
+        parts.append(f"--ai-training {options.ai_training}")
     return " ".join(parts + ["--out DIR"])
+
+
+def _model_arg(run: _Run) -> str:
+    """What `--model` the card's reproduce command needs: "bundled" for the generator that ships with
+    synthface (its folder differs per installation), else the spec this run was given."""
+    from synthface.pretrained import DEFAULT_GENERATOR_DIR
+
+    if run.model_dir.resolve() == DEFAULT_GENERATOR_DIR.resolve():
+        return "bundled"
+    return str(run.options.model)
 
 
 def card_facts(run: _Run, totals: dict[str, int]) -> dict[str, Any]:
@@ -499,6 +516,7 @@ def card_facts(run: _Run, totals: dict[str, int]) -> dict[str, Any]:
         "num_personas": totals["personas"],
         "synthface_version": synthface.__version__,
         "generator_id": run.generator_id,
+        "model_arg": _model_arg(run),
         "checkpoint_sha256": run.sha256,
         "resolution": run.generator.img_resolution,
         "persona_source": source,
@@ -512,6 +530,7 @@ def card_facts(run: _Run, totals: dict[str, int]) -> dict[str, Any]:
         "w_dim": run.generator.w_dim,
         "sidecar": options.sidecar,
         "presentation": _presentation_facts(run, totals),
+        "ai_training": options.ai_training,
     }
 
 
@@ -540,7 +559,7 @@ def _presentation_facts(run: _Run, totals: dict[str, int]) -> dict[str, Any]:
 def write_card_if_complete(run: _Run) -> bool:
     """Render README.md once every shard of the run exists (any rank may be the one)."""
     from synthface.io_utils import write_text_atomic
-    from synthface.personas.card import render_dataset_card
+    from synthface.personas.card import LICENSE_FILE, SIGNER_CA_FILE, dataset_license_text, render_dataset_card
     from synthface.personas.writer import dataset_features, dataset_info_yaml, read_shard_stats, shard_relpath
 
     out = Path(run.options.out)
@@ -559,6 +578,8 @@ def write_card_if_complete(run: _Run) -> bool:
     card = render_dataset_card(card_facts(run, totals), guard=_guard_summary(run, totals),
                                training_data=run.options.training_data,
                                dataset_info=dataset_info_yaml(shards, features, totals["images"]))
+    write_text_atomic(out / SIGNER_CA_FILE, run.identity.issuer_pem.decode("ascii"))
+    write_text_atomic(out / LICENSE_FILE, dataset_license_text(run.options.training_data))
     write_text_atomic(out / "README.md", card)
     return True
 

@@ -43,6 +43,7 @@ class SignJob:
     assertion: dict[str, Any]
     payload_hex: str
     title: str
+    ai_training: str = "notAllowed"  # the manifest's c2pa.training-mining use (the dataset card says the same)
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,12 @@ def sign_jobs(jobs: list[SignJob], identity: SigningIdentity | None = None) -> l
         raise RuntimeError("signing worker started without an identity")
     if not jobs:
         return []
+    uses = {job.ai_training for job in jobs}
+    if len(uses) != 1:
+        raise ValueError(f"one batch of signing jobs must share one ai_training setting, got {sorted(uses)}")
     signed = mark_and_sign_many(np.stack([job.pixels for job in jobs]), identity, [job.assertion for job in jobs],
-                                [Payload.from_hex(job.payload_hex) for job in jobs], [job.title for job in jobs])
+                                [Payload.from_hex(job.payload_hex) for job in jobs], [job.title for job in jobs],
+                                ai_training=uses.pop())
     return [SignedBytes(image.data, image.manifest_label, image.manifest_store) for image in signed]
 
 

@@ -36,7 +36,8 @@ def verify(
     paths: list[str] = typer.Argument(..., help="Images (PNG or JPEG), folders, globs or dataset parquet shards."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per image."),
     store: Path = typer.Option(None, "--store", help="Folder of NAME.c2pa sidecars for stripped images."),
-    trust: list[Path] = typer.Option(None, "--trust", help="Extra trusted root CA (PEM); repeatable."),
+    trust: list[Path] = typer.Option(None, "--trust-anchor", "--trust", help="Extra trusted root CA (PEM), e.g. a "
+                                     "dataset's signer-ca.pem; repeatable."),
     key_dir: Path = typer.Option(None, "--key-dir", help="Key folder whose CA is trusted by default."),
 ) -> None:
     """Check C2PA manifest, signature, trust, data hash and watermark of each image.

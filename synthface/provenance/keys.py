@@ -212,6 +212,12 @@ class SigningIdentity:
     def subject(self) -> str:
         return self.certificate.subject.rfc4514_string()
 
+    @property
+    def issuer_pem(self) -> bytes:
+        """The last certificate of the chain (the CA that issued the signing certificate), PEM: public,
+        and what a verifier adds as a trust anchor to check this identity's signatures."""
+        return _pem(x509.load_pem_x509_certificates(self.chain_pem)[-1])
+
 
 def _read(path: Path, what: str) -> bytes:
     try:

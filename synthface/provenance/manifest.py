@@ -22,6 +22,14 @@ SYNTHFACE_LABEL = "org.synthface.generation"
 TRAINING_LABEL = "c2pa.training-mining"
 SOFT_BINDING_LABEL = "c2pa.soft-binding"
 TRAINING_USES = ("c2pa.ai_generative_training", "c2pa.ai_inference", "c2pa.ai_training", "c2pa.data_mining")
+# What the c2pa.training-mining assertion may say of those uses (`--ai-training`); the dataset card says the same.
+AI_TRAINING_CHOICES = ("allowed", "notAllowed", "constrained")
+
+
+def check_ai_training(value: str) -> str:
+    if value not in AI_TRAINING_CHOICES:
+        raise SynthfaceError(f"--ai-training {value!r}: choose {', '.join(AI_TRAINING_CHOICES)}")
+    return value
 
 
 def software_agent() -> dict[str, str]:
@@ -85,14 +93,14 @@ def build_manifest(
     title: str,
     synthface_assertion: Mapping[str, Any],
     payload: Payload | None,
-    allow_training: bool = False,
+    ai_training: str = "notAllowed",
 ) -> dict[str, Any]:
     """The manifest definition handed to c2pa's Builder."""
     try:
         generation = json.loads(json.dumps(dict(synthface_assertion)))
     except (TypeError, ValueError) as exc:
         raise SynthfaceError(f"synthface assertion is not JSON-serialisable: {exc}") from None
-    use = "allowed" if allow_training else "notAllowed"
+    use = check_ai_training(ai_training)
     assertions: list[dict[str, Any]] = [
         {
             "label": ACTIONS_LABEL,

@@ -94,7 +94,7 @@ def sign_image(
     *,
     fmt: str | None = None,
     watermark_payload: Payload | None = None,
-    allow_training: bool = False,
+    ai_training: str = "notAllowed",
     title: str | None = None,
     check_watermark: bool = True,
 ) -> SignedImage:
@@ -130,7 +130,7 @@ def sign_image(
         title=title or f"synthface.{detected}",
         synthface_assertion=synthface_assertion,
         payload=watermark_payload,
-        allow_training=allow_training,
+        ai_training=ai_training,
     )
     output = io.BytesIO()
     try:
@@ -160,12 +160,12 @@ def mark_and_sign(
     *,
     fmt: str = "png",
     jpeg_quality: int = 95,
-    allow_training: bool = False,
+    ai_training: str = "notAllowed",
     title: str | None = None,
 ) -> SignedImage:
     """Watermark uint8 pixels, encode them once, and sign: one image's whole provenance."""
     return _encode_and_sign(embed_watermark(pixels, payload), identity, synthface_assertion, payload, fmt=fmt,
-                            jpeg_quality=jpeg_quality, allow_training=allow_training, title=title)
+                            jpeg_quality=jpeg_quality, ai_training=ai_training, title=title)
 
 
 def mark_and_sign_many(
@@ -176,6 +176,7 @@ def mark_and_sign_many(
     titles: Sequence[str | None],
     *,
     fmt: str = "png",
+    ai_training: str = "notAllowed",
 ) -> list[SignedImage]:
     """`mark_and_sign` for a stack of same-sized images [N, H, W, C]: the persona writer's call.
 
@@ -183,7 +184,7 @@ def mark_and_sign_many(
     at 64 px); encoding and signing stay per image.
     """
     marked = embed_watermarks(pixels, payloads)
-    return [_encode_and_sign(image, identity, assertion, payload, fmt=fmt, title=title)
+    return [_encode_and_sign(image, identity, assertion, payload, fmt=fmt, title=title, ai_training=ai_training)
             for image, assertion, payload, title in zip(marked, assertions, payloads, titles, strict=True)]
 
 
@@ -195,7 +196,7 @@ def _encode_and_sign(
     *,
     fmt: str,
     jpeg_quality: int = 95,
-    allow_training: bool = False,
+    ai_training: str = "notAllowed",
     title: str | None = None,
 ) -> SignedImage:
     encoded = encode_pixels(marked, fmt, jpeg_quality=jpeg_quality)
@@ -205,7 +206,7 @@ def _encode_and_sign(
         synthface_assertion,
         fmt=fmt,
         watermark_payload=payload,
-        allow_training=allow_training,
+        ai_training=ai_training,
         title=title,
         # JPEG at high quality keeps the mark (benchmarks/watermark.py), but check anyway.
         check_watermark=fmt != "png",
