@@ -6,13 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_generators import check_exported_generator, save_tiny_generator
-from typer.testing import CliRunner
+from average_generators import average_generators, export_average
+from tiny_generators import check_exported_generator, run_script, save_tiny_generator
 
-from synthface.cli import app
 from synthface.errors import SynthfaceError
 from synthface.generator.sampling import load_generator
-from synthface.training.averaging import average_generators, export_average
 
 
 def test_the_average_is_the_mean_of_every_float_tensor(tmp_path: Path) -> None:
@@ -29,8 +27,8 @@ def test_the_average_is_the_mean_of_every_float_tensor(tmp_path: Path) -> None:
 def test_the_exported_average_loads_samples_and_keeps_the_newest_d(tmp_path: Path) -> None:
     old = save_tiny_generator(tmp_path / "kimg-5", seed=0, kimg=5.0, with_d=True)
     new = save_tiny_generator(tmp_path / "kimg-7", seed=1, kimg=7.0, with_d=True)
-    out = CliRunner().invoke(app, ["average-generators", str(new), str(old), "--out", str(tmp_path / "mean")])
-    assert out.exit_code == 0, out.output
+    out = run_script(["average_generators.py", str(new), str(old), "--out", str(tmp_path / "mean")])
+    assert out.returncode == 0, (out.stdout + out.stderr)
     metrics = check_exported_generator(tmp_path / "mean", d_from=new)
     assert metrics == {"averaged_from": "2 milestones, 5-7 kimg", "kimg": 7.0}
 
@@ -43,6 +41,6 @@ def test_mixed_architectures_and_single_folders_are_refused(tmp_path: Path) -> N
     with pytest.raises(SynthfaceError, match="at least two"):
         export_average([a], tmp_path / "mean")
     assert not (tmp_path / "mean").exists()
-    out = CliRunner().invoke(app, ["average-generators", str(a), str(tmp_path / "missing"), "--out",
+    out = run_script(["average_generators.py", str(a), str(tmp_path / "missing"), "--out",
                                    str(tmp_path / "mean")])
-    assert out.exit_code != 0 and "missing" in out.output
+    assert out.returncode != 0 and "missing" in (out.stdout + out.stderr)

@@ -6,13 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_generators import check_exported_generator, save_tiny_generator
-from typer.testing import CliRunner
+from extrapolate_generator import export_extrapolation, extrapolate_generator
+from tiny_generators import check_exported_generator, run_script, save_tiny_generator
 
-from synthface.cli import app
 from synthface.errors import SynthfaceError
 from synthface.generator.sampling import load_generator
-from synthface.training.extrapolation import export_extrapolation, extrapolate_generator
 
 
 def test_the_step_is_anchor_plus_gamma_times_anchor_minus_the_mean(tmp_path: Path) -> None:
@@ -33,13 +31,13 @@ def test_the_step_is_anchor_plus_gamma_times_anchor_minus_the_mean(tmp_path: Pat
     torch.testing.assert_close(single[name], 2 * start[name] - ends[0][name], rtol=2e-6, atol=1e-6)
 
 
-def test_the_cli_writes_a_loadable_generator_with_the_anchors_d_and_kimg(tmp_path: Path) -> None:
+def test_the_script_writes_a_loadable_generator_with_the_anchors_d_and_kimg(tmp_path: Path) -> None:
     anchor = save_tiny_generator(tmp_path / "anchor", seed=0, kimg=3080.0, with_d=True)
     c1 = save_tiny_generator(tmp_path / "c1", seed=1, kimg=3090.0, with_d=True)
     c2 = save_tiny_generator(tmp_path / "c2", seed=2, kimg=3090.0, with_d=True)
-    out = CliRunner().invoke(app, ["extrapolate-generator", str(c1), str(c2), "--anchor", str(anchor),
+    out = run_script(["extrapolate_generator.py", str(c1), str(c2), "--anchor", str(anchor),
                                    "--gamma", "0.75", "--out", str(tmp_path / "stepped")])
-    assert out.exit_code == 0, out.output
+    assert out.returncode == 0, (out.stdout + out.stderr)
     metrics = check_exported_generator(tmp_path / "stepped", d_from=anchor)
     assert metrics == {"extrapolated_from": "anchor, gamma 0.75 away from the mean of 2 continuation(s)",
                        "kimg": 3080.0}
@@ -57,7 +55,7 @@ def test_bad_gamma_mixed_architectures_and_missing_folders_are_refused(tmp_path:
     with pytest.raises(SynthfaceError, match="at least one continuation"):
         export_extrapolation(anchor, [], 1.0, tmp_path / "out")
     assert not (tmp_path / "out").exists()
-    out = CliRunner().invoke(app, ["extrapolate-generator", str(tmp_path / "missing"), "--anchor", str(anchor),
+    out = run_script(["extrapolate_generator.py", str(tmp_path / "missing"), "--anchor", str(anchor),
                                    "--out", str(tmp_path / "out")])
-    assert out.exit_code != 0 and "missing" in out.output
+    assert out.returncode != 0 and "missing" in (out.stdout + out.stderr)
     assert not (tmp_path / "out").exists()

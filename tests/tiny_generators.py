@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -40,3 +42,12 @@ def check_exported_generator(out: Path, d_from: Path) -> dict:
     assert d_bytes == (d_from / DISCRIMINATOR_FOLDER / "model.safetensors").read_bytes()
     assert not list(out.parent.glob(f".{out.name}*")), "no temp folder is left behind"
     return json.loads((out / "metrics.json").read_text())
+
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def run_script(args: list[str]) -> subprocess.CompletedProcess:
+    """Run a script of scripts/ as a user would: `python scripts/NAME.py ARGS`."""
+    return subprocess.run([sys.executable, str(SCRIPTS / args[0]), *args[1:]], capture_output=True, text=True,
+                          timeout=300)

@@ -1,4 +1,4 @@
-"""CLI: `synthface train`, `average-generators`, `extrapolate-generator`, `sample`, `demo`."""
+"""CLI: `synthface train`, `sample`, `demo`."""
 
 from __future__ import annotations
 
@@ -81,8 +81,9 @@ def register(app: typer.Typer) -> None:
         r1_gamma: float = typer.Option(None, help="R1 weight (default 0.0002 * res^2 / batch)."),
         pl_weight: float = typer.Option(2.0, help="Path-length regularisation weight (0 disables)."),
         style_mixing: float = typer.Option(0.9, help="Style-mixing regularisation probability."),
-        lecam_weight: float = typer.Option(0.0, help="LeCam regularisation of D against overfitting a small "
-                                           "dataset (training/lecam.py; 0 disables)."),
+        lecam_weight: float = typer.Option(0.0, help="LeCam regularisation of D, for small datasets where ADA's "
+                                           "p keeps rising (0: off). Kept as an option because it is part of how "
+                                           "the bundled generator was made (0.3 for its last legs)."),
         augment: str = typer.Option("ada", help="ada (adaptive p), fixed (--augment-p) or none."),
         augment_p: float = typer.Option(0.0),
         ada_target: float = typer.Option(0.6),
@@ -133,45 +134,6 @@ def register(app: typer.Typer) -> None:
                        f"`synthface train --out {out} --resume --kimg {kimg:g}` goes on")
         typer.echo(f"trained to {result.images_seen / 1000:.1f} kimg; generator: {result.generator_dir}; "
                    f"samples: {result.run_dir / 'samples' / 'latest.png'}")
-
-    @app.command("average-generators")
-    @user_errors
-    def average_generators_command(
-        folders: list[Path] = typer.Argument(..., help="Generator folders: milestones of one run, "
-                                             "e.g. runs/faces64/generators/kimg-0012*"),
-        out: Path = typer.Option(..., help="Folder for the averaged generator."),
-    ) -> None:
-        """Write one generator whose weights are the mean of several milestones of a run.
-
-        Late in a GAN run FID drifts between milestones; their mean is often better than any
-        of them (measure it with `synthface metrics`). The newest milestone's D goes beside it.
-        """
-        from synthface.training.averaging import export_average
-
-        folder = export_average(folders, out)
-        typer.echo(f"wrote {folder} (mean of {len(folders)} generators)")
-
-    @app.command("extrapolate-generator")
-    @user_errors
-    def extrapolate_generator_command(
-        continuations: list[Path] = typer.Argument(..., help="Generator folders trained on from the anchor "
-                                                   "(train --init-from ANCHOR, e.g. one per --seed)."),
-        anchor: Path = typer.Option(..., help="The generator folder the continuations started from."),
-        gamma: float = typer.Option(1.0, help="Step length, as a multiple of the anchor's distance to "
-                                    "the continuations' mean."),
-        out: Path = typer.Option(..., help="Folder for the extrapolated generator."),
-    ) -> None:
-        """Write the anchor moved away from the mean of its continuations: anchor + gamma * (anchor - mean).
-
-        When every short continuation of a late generator scores worse than the generator itself,
-        the drift is systematic and the opposite step can score better (measure it with
-        `synthface metrics`). The anchor's D goes beside the result.
-        """
-        from synthface.training.extrapolation import export_extrapolation
-
-        folder = export_extrapolation(anchor, continuations, gamma, out)
-        typer.echo(f"wrote {folder} ({anchor} moved {gamma:g}x away from the mean of "
-                   f"{len(continuations)} continuation(s))")
 
     @app.command()
     @user_errors

@@ -1,9 +1,8 @@
 """LeCam regularisation of the discriminator (Tseng et al., CVPR 2021), for small datasets.
 
 On a few thousand to a few tens of thousands of photos D learns the training set by
-heart: its real and fake logits drift apart, ADA's overfitting signal climbs and the
-augmentation probability with it (on the bundled faces run p rose from 0.24 to 0.88 over
-its last 1,300 kimg). ADA fights that by hiding the photos; LeCam fights it in D's outputs:
+heart: its real and fake logits drift apart, and ADA's overfitting signal climbs and the
+augmentation probability with it. ADA fights that by hiding the photos; LeCam fights it in D's outputs:
 it keeps moving averages of D's mean logit on reals and on fakes and penalises real
 logits above the fake anchor and fake logits below the real anchor,
 

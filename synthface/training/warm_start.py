@@ -1,9 +1,8 @@
 """Start a new training run from a trained generator instead of from random weights.
 
-Why: training from scratch is the slow part (the bundled 64 px generator took 3,080 kimg, about
-14 hours of a 2-core CPU at full speed). Fine-tuning on a user's own faces need not start from
-nothing, and a run whose checkpoints were lost (a machine wiped between working days) can go on
-from its last exported generator and the discriminator exported with it.
+Why: training from scratch is the slow part. Fine-tuning on a user's own faces need not start from
+nothing, and a run whose checkpoints were lost can go on from its last exported generator and the
+discriminator exported with it.
 
 What is carried over: the generator's architecture and its EMA weights, which become both the
 trained generator and its EMA (the raw weights are not exported, and the EMA ones are the
@@ -15,17 +14,11 @@ anything. A larger --channel-base than the model's widens both networks first, k
 they compute (widening.py). Optimiser moments start at zero either way; the path-length mean is measured on the
 carried-over generator so its regulariser does not begin by shrinking it towards zero.
 
-A fresh discriminator is a poor partner for a well-trained generator, and this was measured on
-the previously bundled generator (the first run's 1,100 kimg export, FID-2k 31.4, 2,000 samples,
-shipped without its discriminator): a D trained alone against it learns that one generator's
-flaws, G escapes them in a few dozen steps, and D falls back to chance and stays there while G
-drifts. With 150 kimg of warm-up and G at its full rate, FID-2k was 55.8 after 50 kimg; with 100
-kimg of warm-up and G's rate ramped up over 100 kimg, 45.4. So a model without its discriminator
-can start a fine-tuning run on other faces, whose quality has to be remade anyway, but is no way
-to go on improving it on its own data: for that the run needs the discriminator G was trained
-against, which is why exports now carry it. With it (and fresh optimiser moments), a 20 kimg leg
-from a new run's 50 kimg export kept D's logit gap where the run's own was (1.4) and reached
-FID-2k 223 at 70 kimg, against 247 for the run itself.
+A fresh discriminator is a poor partner for a well-trained generator: it learns that one
+generator's flaws, the generator escapes them in a few dozen steps, and the critic falls back to
+chance while the generator drifts. So a model without its discriminator can start a fine-tuning
+run on other faces, but going on improving it on its own data needs the discriminator it was
+trained against, which is why exports carry it (docs/training-log.md has the measurements).
 """
 
 from __future__ import annotations

@@ -1,17 +1,15 @@
 """Snapshot averaging: one generator whose weights are the mean of several milestones of a run.
 
-Why: the trainer's EMA (half-life `ema_kimg`, 10 kimg by default) smooths step-to-step noise, but
-late in training a GAN still drifts back and forth over hundreds of kimg, and FID between
-neighbouring milestones moves by more than it improves. The mean of milestones from one run lies
-in the same basin and cancels much of that drift (Yazici et al. 2019, "The Unusual Effectiveness
-of Averaging in GAN Training"). Measured on runs/faces64-v2, FID-2k at psi 1: the 1,400 and 1,600
-kimg milestones alone 26.3 and 27.8; the mean of the five from 1,400 to 1,600, 25.6; the mean of
-the nine from 1,200 to 1,600, 25.3.
+An experiment kept as a script, not a synthface command: late in a GAN run FID drifts between
+milestones, and the mean of milestones of one run lies in the same basin and cancels much of that
+drift (Yazici et al. 2019, "The Unusual Effectiveness of Averaging in GAN Training"). Measure each
+mean with `synthface metrics` like any other candidate; what it gave here is in docs/training-log.md.
 
-Only milestones of one run average meaningfully (same architecture and a shared trajectory);
-a different architecture is refused, and the caller picks milestones from one run. The
-discriminator of the newest milestone goes beside the mean, so `train --init-from` on the result
-goes on against the D the newest generator was trained with.
+Only milestones of one run average meaningfully (same architecture and a shared trajectory); a
+different architecture is refused. The discriminator of the newest milestone goes beside the mean,
+so `train --init-from` on the result goes on against the D the newest generator was trained with.
+
+    python scripts/average_generators.py runs/faces64/generators/kimg-00{15..19}* --out runs/faces64-mean
 """
 
 from __future__ import annotations
@@ -79,3 +77,21 @@ def export_average(folders: Sequence[str | Path], out: str | Path) -> Path:
             shutil.copytree(source_d, tmp / DISCRIMINATOR_FOLDER)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return out
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folders", nargs="+", type=Path, help="generator folders: milestones of one run")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the averaged generator")
+    args = parser.parse_args()
+    try:
+        folder = export_average(args.folders, args.out)
+    except SynthfaceError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"wrote {folder} (mean of {len(args.folders)} generators)")
+
+
+if __name__ == "__main__":
+    main()

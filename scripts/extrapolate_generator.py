@@ -1,24 +1,17 @@
 """Drift extrapolation: step a generator away from where further training takes it.
 
-Why: late in training, every short continuation of our best generator ended worse than it began. The
-EMA generator after an lr drop sits below the FID that training at that lr settles to, and training
-pulls it back. We trained three 10 kimg continuations of the 3,080 kimg milestone with different
-seeds. The seed-1 one scored FID-2k 21.14 and the weight-space mean of all three 21.15. The mean is
-as bad as one continuation, so the drift is systematic, not seed noise. That makes the mean a
-measured direction in weight space along which quality gets worse, and
-`anchor + gamma * (anchor - mean(continuations))` is a line search the other way.
+An experiment kept as a script, not a synthface command (the bundled generator was made with it;
+docs/training-log.md has the measurements). Late in training, when every short continuation of a
+generator scores worse than the generator itself and the mean of several continuations is as bad as
+one, the drift is systematic: the mean is a direction in weight space along which quality gets
+worse, and `anchor + gamma * (anchor - mean(continuations))` is a line search the other way. The
+continuations must come from this anchor (same architecture, a shared start); check each gamma with
+`synthface metrics`, because a step too far makes things worse again. This is not a substitute for
+training. The anchor's discriminator goes beside the result, which stays close to the anchor's
+generator, so `train --init-from` on it goes on against a matching D.
 
-Measured on the 3,080 kimg milestone (FID-2k against the 10,000-photo subset): gamma 0 (the anchor)
-20.68, 0.5 20.54, 1.0 20.55, 1.5 20.61. KID fell all the way, 0.0099 -> 0.0092. At 10k against all
-18,020 training photos, gamma 1 took FID from 15.31 to 15.00 (KID 0.0097 -> 0.0091; seeds 0-9,999,
-and 15.28 for seeds 10,000-19,999), and that is the bundled generator. A second round from that
-result did not gain (20.67 at 0.5, 21.02 at 1.0), nor did a step from it away from one run whose
-rates were annealed to 0 (gamma 0.15: 20.48 at 2k, but 15.25 against 15.28 at 10k on seeds
-10,000-19,999; benchmarks/results/fid_plateau-probes.json). The continuations must come from this
-anchor (same architecture, a shared start), and the choice of gamma is checked with `synthface
-metrics` like any other candidate. This is not a substitute for training: the step is short, and a
-step too far makes things worse again. The anchor's discriminator goes beside the result, because the result stays
-close to the anchor's generator, so `train --init-from` on it goes on against a matching D.
+    python scripts/extrapolate_generator.py runs/cont-{1,2,3}/generators/kimg-000010* --anchor runs/anchor \
+        --gamma 1 --out runs/stepped
 """
 
 from __future__ import annotations
@@ -30,13 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from average_generators import average_generators, generator_architecture
 
 from synthface.errors import SynthfaceError
 from synthface.generator.networks import Generator
 from synthface.generator.sampling import load_generator
 from synthface.io_utils import atomic_folder
 from synthface.pretrained import DISCRIMINATOR_FOLDER
-from synthface.training.averaging import average_generators, generator_architecture
 from synthface.training.warm_start import read_kimg
 
 
@@ -89,3 +82,25 @@ def export_extrapolation(
             shutil.copytree(source_d, tmp / DISCRIMINATOR_FOLDER)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return out
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("continuations", nargs="+", type=Path, help="generator folders trained on from the anchor")
+    parser.add_argument("--anchor", type=Path, required=True, help="the generator the continuations started from")
+    parser.add_argument("--gamma", type=float, default=1.0, help="step, as a multiple of the anchor's distance to "
+                        "the continuations' mean")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the extrapolated generator")
+    args = parser.parse_args()
+    try:
+        folder = export_extrapolation(args.anchor, args.continuations, args.gamma, args.out)
+    except SynthfaceError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"wrote {folder} ({args.anchor} moved {args.gamma:g}x away from the mean of "
+          f"{len(args.continuations)} continuation(s))")
+
+
+if __name__ == "__main__":
+    main()
