@@ -70,11 +70,16 @@ def export_average(folders: Sequence[str | Path], out: str | Path) -> Path:
                      + (f", {known[0]:g}-{known[-1]:g} kimg" if known else "")}
     if kimgs[newest] is not None:
         metrics["kimg"] = kimgs[newest]
+    return write_generator_folder(G, out, folders[newest] / DISCRIMINATOR_FOLDER, metrics)
+
+
+def write_generator_folder(G: Generator, out: Path, discriminator: Path, metrics: dict) -> Path:
+    """Save G to `out` with `discriminator` (a folder, copied when it exists) beside it and `metrics`
+    as metrics.json, staged beside `out` and swapped in whole (`atomic_folder`)."""
     with atomic_folder(out) as tmp:
         G.to(torch.float32, memory_format=torch.contiguous_format).save_pretrained(tmp)
-        source_d = folders[newest] / DISCRIMINATOR_FOLDER
-        if (source_d / "model.safetensors").is_file():
-            shutil.copytree(source_d, tmp / DISCRIMINATOR_FOLDER)
+        if (discriminator / "model.safetensors").is_file():
+            shutil.copytree(discriminator, tmp / DISCRIMINATOR_FOLDER)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return out
 

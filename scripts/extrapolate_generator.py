@@ -16,19 +16,15 @@ generator, so `train --init-from` on it goes on against a matching D.
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-from average_generators import average_generators, generator_architecture
+from average_generators import average_generators, generator_architecture, write_generator_folder
 
 from synthface.errors import SynthfaceError
 from synthface.generator.networks import Generator
 from synthface.generator.sampling import load_generator
-from synthface.io_utils import atomic_folder
 from synthface.pretrained import DISCRIMINATOR_FOLDER
 from synthface.training.warm_start import read_kimg
 
@@ -75,13 +71,7 @@ def export_extrapolation(
     kimg = read_kimg(anchor)
     if kimg is not None:
         metrics["kimg"] = kimg  # a warm start from the result keeps the anchor's EMA half-life
-    with atomic_folder(out) as tmp:
-        G.to(torch.float32, memory_format=torch.contiguous_format).save_pretrained(tmp)
-        source_d = anchor / DISCRIMINATOR_FOLDER
-        if (source_d / "model.safetensors").is_file():
-            shutil.copytree(source_d, tmp / DISCRIMINATOR_FOLDER)
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    return out
+    return write_generator_folder(G, out, anchor / DISCRIMINATOR_FOLDER, metrics)
 
 
 def main() -> None:
