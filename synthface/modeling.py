@@ -58,10 +58,10 @@ class SelfDescribingModel(PyTorchModelHubMixin):
         if weights.is_file():
             os.chmod(weights, DEFAULT_FILE_MODE)
         if self.model_kind is not None:  # the terms the card's license_link points at
-            from synthface.hub.cards import LICENSE_FILE, license_text
+            from synthface.hub.cards import LICENSE_FILE, license_text, training_data_of
 
-            data = ["lfw"] if self.model_kind == "attributes" else ["celeba", "lfw"]
-            (Path(save_directory) / LICENSE_FILE).write_text(license_text(self.model_kind, data), encoding="utf-8")
+            text = license_text(self.model_kind, training_data_of(self.model_kind))
+            (Path(save_directory) / LICENSE_FILE).write_text(text, encoding="utf-8")
 
     def generate_model_card(self, *args: Any, **kwargs: Any):
         """synthface's card for this kind of model (licence, misuse, usage), not the mixin's placeholder."""
@@ -69,11 +69,10 @@ class SelfDescribingModel(PyTorchModelHubMixin):
             return super().generate_model_card(*args, **kwargs)
         from huggingface_hub import ModelCard
 
-        from synthface.hub.cards import render_model_card
+        from synthface.hub.cards import render_model_card, training_data_of
 
-        data = ("lfw",) if self.model_kind == "attributes" else ("celeba", "lfw")
         return ModelCard(render_model_card(self.model_kind, dict(self._hub_mixin_config or {}), {},
-                                           training_data=data))
+                                           training_data=training_data_of(self.model_kind)))
 
     @classmethod
     def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only,

@@ -53,6 +53,11 @@ def cards_dir() -> Path:
 LICENSE_FILE = "LICENSE.md"  # the terms the card's license_link points at, written beside it
 
 
+def training_data_of(kind: str) -> tuple[str, ...]:
+    """The photo collections (`TRAINING_DATA` keys) a bundled-style model of `kind` learnt from."""
+    return ("lfw",) if kind == "attributes" else ("celeba", "lfw")
+
+
 def license_text(kind: str, training_data: Sequence[str]) -> str:
     """LICENSE.md of a model folder: the research-only terms its training photos impose."""
     lines = [f"# Terms of use of this synthface {kind}", "",

@@ -125,7 +125,7 @@ EVALUATION_TABLE = "evaluation.md"  # a detector's per-source table (`eval-detec
 def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> Path:
     """(Re)write `folder/README.md` from its config.json, metrics.json, evaluation.json, memorisation guard and
     sample grid, and the LICENSE.md its license_link points at."""
-    from synthface.hub.cards import LICENSE_FILE, TRAINING_DATA, license_text, render_model_card
+    from synthface.hub.cards import LICENSE_FILE, TRAINING_DATA, license_text, render_model_card, training_data_of
     from synthface.io_utils import write_text_atomic
 
     metrics: dict = {}
@@ -154,7 +154,7 @@ def write_model_card(folder: Path, config: dict, repo_id: str | None = None) -> 
     if kind != "generator" and evaluation_file.is_file():
         evaluation = json.loads(evaluation_file.read_text(encoding="utf-8"))
     if kind == "attributes":
-        training_data = ["lfw"]
+        training_data = list(training_data_of(kind))
     card = render_model_card(kind, config, metrics, repo_id=repo_id, training_data=training_data, guard=guard,
                              sample_grid=grid,
                              discriminator=(folder / DISCRIMINATOR_FOLDER / "model.safetensors").is_file(),
