@@ -59,7 +59,7 @@ def build(base: int, cmax: int, dim: int, fused: bool, precision: str = "fp32") 
     torch.manual_seed(0)
     cfg = TrainConfig(resolution=64, batch=BATCH, channel_base=base, channel_max=cmax, z_dim=dim, w_dim=dim,
                       precision=precision)
-    cfg.resolve_defaults(on_gpu=False)
+    cfg = cfg.resolve_defaults(on_gpu=False)
     G, D = Generator(**cfg.generator_kwargs()), Discriminator(**cfg.discriminator_kwargs())
     if cfg.channels_last:  # as the trainer does (the CPU default)
         G.to(memory_format=torch.channels_last)

@@ -140,7 +140,8 @@ def test_a_published_generator_with_its_discriminator_starts_a_fine_tuning_run(h
     config = TrainConfig(data="unused", out=str(tmp_path / "run"), init_from="user/gen-with-d", device="cpu",
                          progress=False)
     trainer = Trainer(config)
-    assert (config.resolution, config.z_dim, config.channel_max, config.d_warmup_kimg) == (16, 8, 16, 0.0)
+    used = trainer.config
+    assert (used.resolution, used.z_dim, used.channel_max, used.d_warmup_kimg) == (16, 8, 16, 0.0)
     for mine, theirs in ((trainer.G_ema, G), (trainer.D, D)):
         for name, tensor in theirs.state_dict().items():
             assert torch.equal(mine.state_dict()[name], tensor), name

@@ -352,8 +352,10 @@ def test_a_warm_start_carries_generator_and_discriminator_over(blobs: Path, tmp_
     config = tiny_config(blobs, tmp_path / "second", init_from=str(first), kimg=0.032, z_dim=None, w_dim=None,
                          channel_base=None, channel_max=None, mapping_layers=None, resolution=None)
     trainer = Trainer(config)
-    assert (config.resolution, config.z_dim, config.channel_max, config.mapping_layers) == (16, 32, 32, 2)
-    assert config.d_warmup_kimg == 0.0  # D came with the model
+    assert config.resolution is None and config.d_warmup_kimg is None  # the caller's config is never changed
+    used = trainer.config  # the run's own: the model's architecture adopted, defaults filled
+    assert (used.resolution, used.z_dim, used.channel_max, used.mapping_layers) == (16, 32, 32, 2)
+    assert used.d_warmup_kimg == 0.0  # D came with the model
     assert _same(_weights(trainer.G), G_saved) and _same(_weights(trainer.G_ema), G_saved)
     assert _same(_weights(trainer.D), D_saved)
     trainer.run()
@@ -487,3 +489,27 @@ def test_train_command_says_how_to_go_on_after_max_minutes(blobs: Path, tmp_path
     assert "trained to 0.0 kimg" in out.output and (run / "generator" / "model.safetensors").is_file()
     refused = CliRunner().invoke(app, [*args[:-1], "-5"])
     assert refused.exit_code != 0 and "--max-minutes -5: give a positive number of minutes" in refused.output
+
+
+def test_the_train_command_builds_the_config_once_from_the_configs_own_defaults(tmp_path, monkeypatch) -> None:
+    """Options left out are the dataclass's defaults (defaults live in one place), options given reach
+    their fields, and the trainer fills the rest in a new config without touching the caller's."""
+    import dataclasses
+
+    from typer.testing import CliRunner
+
+    import synthface.training.trainer as trainer_module
+    from synthface.cli import app
+
+    seen = []
+    monkeypatch.setattr(trainer_module, "train", lambda config, resume=False: seen.append(config) or 1 / 0)
+    CliRunner().invoke(app, ["train", "--data", "faces/", "--out", str(tmp_path / "run")])
+    CliRunner().invoke(app, ["train", "--data", "faces/", "--out", str(tmp_path / "run"), "--kimg", "7",
+                             "--style-mixing", "0.5", "--grayscale", "--no-mirror"])
+    plain, given = seen
+    assert plain == TrainConfig(data="faces/", out=str(tmp_path / "run"))
+    assert dataclasses.replace(given, kimg=plain.kimg, style_mixing_prob=plain.style_mixing_prob, img_channels=None,
+                               mirror=True) == plain
+    assert (given.kimg, given.style_mixing_prob, given.img_channels, given.mirror) == (7.0, 0.5, 1, False)
+    resolved = plain.resolve_defaults(on_gpu=False)
+    assert plain.resolution is None and resolved.resolution == 64 and resolved is not plain

@@ -81,7 +81,7 @@ def test_a_warm_start_with_a_larger_channel_base_widens_and_trains(tmp_path: Pat
     config = tiny_config(blobs, tmp_path / "wide", init_from=str(first), kimg=0.032, z_dim=None, w_dim=None,
                          mapping_layers=None, resolution=None, channel_max=None)
     trainer = Trainer(config)
-    assert (config.channel_base, config.channel_max, config.z_dim) == (256, 32, 32)
+    assert (trainer.config.channel_base, trainer.config.channel_max, trainer.config.z_dim) == (256, 32, 32)
     z = torch.randn(4, 32)
     with torch.no_grad():
         torch.testing.assert_close(trainer.G_ema.eval()(z), narrow(z), rtol=1e-5, atol=1e-5)

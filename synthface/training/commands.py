@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -42,25 +43,29 @@ def write_signed_grid(image, out: Path, model: str | None, kind: str, seeds: str
 
 
 def register(app: typer.Typer) -> None:
+    from synthface.training.config import TrainConfig
+
+    DEFAULTS = TrainConfig()  # noqa: N806 - the train options' defaults all come from the config: one place
+
     @app.command()
     @user_errors
     def train(
         data: str = typer.Option(None, help="Image folder, saved dataset or Hub dataset id "
                                  "(default: $SYNTHFACE_FACES or ../shared/data/faces)."),
-        out: Path = typer.Option(Path("runs/synthface"), help="Run folder (checkpoints, grids, metrics)."),
+        out: Path = typer.Option(Path(DEFAULTS.out), help="Run folder (checkpoints, grids, metrics)."),
         resolution: int = typer.Option(None, help="Power of two, 32..1024 (default 64, or the --init-from model's)."),
-        kimg: float = typer.Option(100.0, help="Train until this many thousand images were shown."),
+        kimg: float = typer.Option(DEFAULTS.kimg, help="Train until this many thousand images were shown."),
         max_minutes: float = typer.Option(None, help="Stop after this many minutes with a checkpoint and an export; "
                                           "--resume goes on (for a machine rented or lent by the hour)."),
-        batch: int = typer.Option(32, help="Global batch size (split over torchrun processes)."),
+        batch: int = typer.Option(DEFAULTS.batch, help="Global batch size (split over torchrun processes)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint."),
-        seed: int = typer.Option(0),
-        crop: str = typer.Option("auto", help="auto, celeba, lfw, center or none."),
-        fit: str = typer.Option("crop", help="Non-square images: crop or pad."),
-        image_column: str = typer.Option("image", help="Image column of a Hugging Face dataset."),
+        seed: int = typer.Option(DEFAULTS.seed),
+        crop: str = typer.Option(DEFAULTS.crop, help="auto, celeba, lfw, center or none."),
+        fit: str = typer.Option(DEFAULTS.fit, help="Non-square images: crop or pad."),
+        image_column: str = typer.Option(DEFAULTS.image_column, help="Image column of a Hugging Face dataset."),
         grayscale: bool = typer.Option(False, "--grayscale", help="Train a 1-channel generator."),
         max_images: int = typer.Option(None, help="Use only the first N images."),
-        mirror: bool = typer.Option(True, help="Random x-flips of the training images."),
+        mirror: bool = typer.Option(DEFAULTS.mirror, help="Random x-flips of the training images."),
         channel_base: int = typer.Option(None, help=(
             "Width schedule: channels = min(base / res, max). With --init-from, a larger base widens the "
             "model without changing its output (training/widening.py).")),
@@ -75,33 +80,32 @@ def register(app: typer.Typer) -> None:
                                             "(default 100 when the model has no discriminator/, else 0)."),
         g_lr_rampup_kimg: float = typer.Option(None, help="With --init-from: after the warm-up, G's learning rate "
                                                "rises from 0 over this many kimg (default: as --d-warmup-kimg)."),
-        g_lr: float = typer.Option(0.0025),
-        d_lr: float = typer.Option(0.0025),
+        g_lr: float = typer.Option(DEFAULTS.g_lr),
+        d_lr: float = typer.Option(DEFAULTS.d_lr),
         ema_kimg: float = typer.Option(None, help="Half-life of G's weight average in kimg (default batch * 10 / 32)."),
         r1_gamma: float = typer.Option(None, help="R1 weight (default 0.0002 * res^2 / batch)."),
-        pl_weight: float = typer.Option(2.0, help="Path-length regularisation weight (0 disables)."),
-        style_mixing: float = typer.Option(0.9, help="Style-mixing regularisation probability."),
-        lecam_weight: float = typer.Option(0.0, help="LeCam regularisation of D, for small datasets where ADA's "
-                                           "p keeps rising (0: off). Kept as an option because it is part of how "
-                                           "the bundled generator was made (0.3 for its last legs)."),
-        augment: str = typer.Option("ada", help="ada (adaptive p), fixed (--augment-p) or none."),
-        augment_p: float = typer.Option(0.0),
-        ada_target: float = typer.Option(0.6),
-        ada_kimg: float = typer.Option(100.0, help="kimg for p to go 0 -> 1 at full pressure."),
-        snapshot_kimg: float = typer.Option(4.0, help="Checkpoint + sample grid every N kimg."),
+        pl_weight: float = typer.Option(DEFAULTS.pl_weight, help="Path-length regularisation weight (0 disables)."),
+        style_mixing: float = typer.Option(DEFAULTS.style_mixing_prob, help="Style-mixing regularisation probability."),
+        lecam_weight: float = typer.Option(DEFAULTS.lecam_weight, help="LeCam regularisation of D, for small "
+                                           "datasets where ADA's p keeps rising (0: off). Kept as an option because "
+                                           "it is part of how the bundled generator was made (0.3 for its last legs)."),
+        augment: str = typer.Option(DEFAULTS.augment, help="ada (adaptive p), fixed (--augment-p) or none."),
+        augment_p: float = typer.Option(DEFAULTS.augment_p),
+        ada_target: float = typer.Option(DEFAULTS.ada_target),
+        ada_kimg: float = typer.Option(DEFAULTS.ada_kimg, help="kimg for p to go 0 -> 1 at full pressure."),
+        snapshot_kimg: float = typer.Option(DEFAULTS.snapshot_kimg, help="Checkpoint + sample grid every N kimg."),
         milestone_kimg: float = typer.Option(None, help="Also keep the generator every N kimg (default 100; "
                                                         "0: never), for FID-vs-kimg."),
-        log_every: int = typer.Option(10, help="Append to metrics.jsonl every N steps."),
-        fid_every_kimg: float = typer.Option(0.0, help="Compute FID every N kimg (0: never)."),
-        fid_samples: int = typer.Option(5000),
-        device: str = typer.Option("auto", help="auto, cpu or cuda."),
+        log_every: int = typer.Option(DEFAULTS.log_every, help="Append to metrics.jsonl every N steps."),
+        fid_every_kimg: float = typer.Option(DEFAULTS.fid_every_kimg, help="Compute FID every N kimg (0: never)."),
+        fid_samples: int = typer.Option(DEFAULTS.fid_samples),
+        device: str = typer.Option(DEFAULTS.device, help="auto, cpu or cuda."),
         channels_last: bool = typer.Option(None, "--channels-last/--no-channels-last",
                                            help="Memory format (default: channels_last on CPU, not on GPU)."),
         precision: str = typer.Option(None, help="fp32 or bf16 autocast (default: bf16 where the device computes "
                                       "it natively: CUDA, CPUs with AVX512-BF16 or AMX; else fp32)."),
     ) -> None:
         """Train the style-based generator (also under `torchrun --nproc-per-node N`)."""
-        from synthface.training.config import TrainConfig
         from synthface.training.precision import PRECISIONS
         from synthface.training.trainer import train as run_training
 
@@ -115,19 +119,13 @@ def register(app: typer.Typer) -> None:
             raise SynthfaceError(f"--ema-kimg {ema_kimg:g}: give a positive half-life in kimg, e.g. 10")
         if max_minutes is not None and not max_minutes > 0:
             raise SynthfaceError(f"--max-minutes {max_minutes:g}: give a positive number of minutes, or leave it out")
-        config = TrainConfig(
-            data=data or default_data_source(), out=str(out), resolution=resolution,
-            img_channels=1 if grayscale else None, crop=crop, fit=fit, image_column=image_column,
-            max_images=max_images, mirror=mirror, kimg=kimg, max_minutes=max_minutes, batch=batch, seed=seed,
-            z_dim=z_dim, w_dim=w_dim, mapping_layers=mapping_layers, channel_base=channel_base,
-            channel_max=channel_max, init_from=init_from, d_warmup_kimg=d_warmup_kimg,
-            g_lr_rampup_kimg=g_lr_rampup_kimg, g_lr=g_lr, d_lr=d_lr, ema_kimg=ema_kimg,
-            r1_gamma=r1_gamma, pl_weight=pl_weight, lecam_weight=lecam_weight,
-            style_mixing_prob=style_mixing, augment=augment, augment_p=augment_p, ada_target=ada_target,
-            ada_kimg=ada_kimg, snapshot_kimg=snapshot_kimg, milestone_kimg=milestone_kimg, log_every=log_every,
-            fid_every_kimg=fid_every_kimg, fid_samples=fid_samples, device=device, channels_last=channels_last,
-            precision=precision,
-        )
+        options = dict(locals())  # the command's options by name: the config is built from them, once
+        renamed = {"style_mixing": "style_mixing_prob"}
+        fields = {field.name for field in dataclasses.fields(TrainConfig)}
+        values = {renamed.get(name, name): value for name, value in options.items()
+                  if renamed.get(name, name) in fields}
+        config = TrainConfig(**{**values, "data": data or default_data_source(), "out": str(out),
+                                "img_channels": 1 if grayscale else None})
         result = run_training(config, resume=resume)
         if result.out_of_time:
             typer.echo(f"--max-minutes {max_minutes:g} reached; the run is checkpointed: "

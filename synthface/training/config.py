@@ -1,7 +1,10 @@
 """Every knob of a training run, with sensible defaults per resolution.
 
-The config is saved as JSON next to the checkpoints so `--resume` continues with
-exactly the settings the run started with.
+This dataclass is the one place training defaults live: `synthface train` takes its option
+defaults from it. A config is never changed in place: filling the defaults, adopting a warm
+start's architecture and merging a resume each return a new one (`dataclasses.replace`). The
+config is saved as JSON next to the checkpoints so `--resume` continues with exactly the
+settings the run started with.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from synthface.errors import SynthfaceError
-from synthface.training.precision import PRECISIONS, default_precision
 
 # Widths a 2-core CPU can train to recognisable faces in about two hours at 64 px, and
 # larger ones for GPUs. (channel_base, channel_max, z/w dim)
@@ -26,7 +28,7 @@ DEFAULT_MILESTONE_KIMG = 100.0
 
 @dataclass
 class TrainConfig:
-    """One training run. Fields left as None are filled by `resolve_defaults`."""
+    """One training run. Fields left as None are filled by `resolve_defaults` (in a new config)."""
 
     data: str = ""
     out: str = "runs/synthface"
@@ -101,28 +103,31 @@ class TrainConfig:
     progress: bool = True
 
     def resolve_defaults(self, on_gpu: bool) -> TrainConfig:
-        """Fill width, EMA and R1 defaults from the resolution and the device kind."""
-        self.resolution = 64 if self.resolution is None else self.resolution
-        self.img_channels = 3 if self.img_channels is None else self.img_channels
-        self.mapping_layers = 8 if self.mapping_layers is None else self.mapping_layers
+        """A copy with width, EMA, R1, memory-format and precision defaults filled from the resolution
+        and the device kind (this config is left as it is)."""
+        from synthface.training.precision import PRECISIONS, default_precision  # torch: only when training
+
+        resolution = 64 if self.resolution is None else self.resolution
         table = GPU_WIDTHS if on_gpu else CPU_WIDTHS
-        base, cmax, dim = table.get(self.resolution, (16384 if on_gpu else 4096, 512 if on_gpu else 256, 512))
-        self.channel_base = self.channel_base or base
-        self.channel_max = self.channel_max or cmax
-        self.z_dim = self.z_dim or dim
-        self.w_dim = self.w_dim or dim
-        if self.ema_kimg is None:
-            self.ema_kimg = self.batch * 10 / 32
-        if self.r1_gamma is None:
+        base, cmax, dim = table.get(resolution, (16384 if on_gpu else 4096, 512 if on_gpu else 256, 512))
+        resolved = dataclasses.replace(
+            self,
+            resolution=resolution,
+            img_channels=3 if self.img_channels is None else self.img_channels,
+            mapping_layers=8 if self.mapping_layers is None else self.mapping_layers,
+            channel_base=self.channel_base or base,
+            channel_max=self.channel_max or cmax,
+            z_dim=self.z_dim or dim,
+            w_dim=self.w_dim or dim,
+            ema_kimg=self.batch * 10 / 32 if self.ema_kimg is None else self.ema_kimg,
             # The ADA heuristic: gamma = 0.0002 * res^2 / batch.
-            self.r1_gamma = 0.0002 * self.resolution**2 / self.batch
-        if self.channels_last is None:
-            self.channels_last = not on_gpu
-        if self.precision is None:
-            self.precision = default_precision("cuda" if on_gpu else "cpu")
-        if self.precision not in PRECISIONS:
-            raise SynthfaceError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
-        return self
+            r1_gamma=0.0002 * resolution**2 / self.batch if self.r1_gamma is None else self.r1_gamma,
+            channels_last=(not on_gpu) if self.channels_last is None else self.channels_last,
+            precision=self.precision or default_precision("cuda" if on_gpu else "cpu"),
+        )
+        if resolved.precision not in PRECISIONS:
+            raise SynthfaceError(f"precision {resolved.precision!r}: use one of {', '.join(PRECISIONS)}")
+        return resolved
 
     def generator_kwargs(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ run's losses step for step.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -88,8 +89,8 @@ class Trainer:
         self.init_model = None
         if config.init_from and not resume:
             self.init_model = warm_start.find_init_model(config.init_from)
-            warm_start.adopt_architecture(config, self.init_model)
-        self.config = config.resolve_defaults(self.device.type == "cuda")
+            config = warm_start.adopt_architecture(config, self.init_model)
+        config = config.resolve_defaults(self.device.type == "cuda")
         if config.batch % self.dist.world_size != 0:
             raise SynthfaceError(
                 f"--batch {config.batch} must be divisible by the number of processes ({self.dist.world_size})"
@@ -103,14 +104,13 @@ class Trainer:
         self.G = Generator(**config.generator_kwargs()).to(self.device)
         self.D = Discriminator(**config.discriminator_kwargs()).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval()
+        warmup, rampup = config.d_warmup_kimg, config.g_lr_rampup_kimg
         if self.init_model is not None:
             with_d = warm_start.load_init_weights(self.init_model, self.G, self.G_ema, self.D)
-            if config.d_warmup_kimg is None:
-                config.d_warmup_kimg = 0.0 if with_d else warm_start.DEFAULT_D_WARMUP_KIMG
-            if config.g_lr_rampup_kimg is None:
-                config.g_lr_rampup_kimg = 0.0 if with_d else warm_start.DEFAULT_G_LR_RAMPUP_KIMG
-        config.d_warmup_kimg = config.d_warmup_kimg or 0.0
-        config.g_lr_rampup_kimg = config.g_lr_rampup_kimg or 0.0
+            warmup = (0.0 if with_d else warm_start.DEFAULT_D_WARMUP_KIMG) if warmup is None else warmup
+            rampup = (0.0 if with_d else warm_start.DEFAULT_G_LR_RAMPUP_KIMG) if rampup is None else rampup
+        config = dataclasses.replace(config, d_warmup_kimg=warmup or 0.0, g_lr_rampup_kimg=rampup or 0.0)
+        self.config = config
         broadcast_module(self.G, self.dist)
         broadcast_module(self.D, self.dist)
         broadcast_module(self.G_ema, self.dist)
@@ -367,20 +367,15 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     if resume and (Path(config.out) / "train_config.json").exists():
         saved = TrainConfig.load(Path(config.out) / "train_config.json")
         # A resume may change how far to go, the memory layout and what is kept, never the maths.
-        saved.kimg = config.kimg
-        saved.max_minutes = config.max_minutes
-        saved.progress = config.progress
-        if config.channels_last is not None:
-            saved.channels_last = config.channels_last
-        if config.milestone_kimg is not None:
-            saved.milestone_kimg = config.milestone_kimg
         # --precision changes rounding, not the objective, so a resume may switch it when asked. A run
         # saved before the setting existed goes on as it ran: bf16 autocast on CUDA only.
-        if config.precision is not None:
-            saved.precision = config.precision
-        elif saved.precision is None:
-            saved.precision = "bf16" if saved.device != "cpu" and torch.cuda.is_available() else "fp32"
         # The run goes on where it is now (a copied or moved run folder), never where it was started.
-        saved.out = config.out
-        config = saved
+        precision = config.precision or saved.precision or (
+            "bf16" if saved.device != "cpu" and torch.cuda.is_available() else "fp32")
+        config = dataclasses.replace(
+            saved, kimg=config.kimg, max_minutes=config.max_minutes, progress=config.progress, out=config.out,
+            channels_last=saved.channels_last if config.channels_last is None else config.channels_last,
+            milestone_kimg=saved.milestone_kimg if config.milestone_kimg is None else config.milestone_kimg,
+            precision=precision,
+        )
     return Trainer(config, resume=resume).run()

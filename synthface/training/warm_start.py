@@ -23,6 +23,7 @@ trained against, which is why exports carry it (docs/training-log.md has the mea
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -93,13 +94,14 @@ def read_kimg(folder: Path) -> float | None:
         return None
 
 
-def adopt_architecture(config: TrainConfig, model: InitModel) -> None:
-    """Give `config` the model's architecture; a size the user set (not None) that differs is an error.
+def adopt_architecture(config: TrainConfig, model: InitModel) -> TrainConfig:
+    """A copy of `config` with the model's architecture; a size the user set (not None) that differs is an error.
 
     The exception is width: a larger --channel-base widens the model's finer layers without changing
     what it computes (widening.py), so a plateaued network can grow and go on. The 4x4 width, which
     --channel-max usually sets, has to stay.
     """
+    adopted: dict = {}
     for field, key in ARCHITECTURE_FIELDS.items():
         value = model.config.get(key)
         if value is None:
@@ -110,13 +112,14 @@ def adopt_architecture(config: TrainConfig, model: InitModel) -> None:
             raise SynthfaceError(f"--{option} {wanted} differs from the --init-from model's {value}; "
                                  f"drop --{option} (a warm start keeps the model's architecture)")
         if wanted is None:
-            setattr(config, field, value)
+            adopted[field] = value
+    config = dataclasses.replace(config, **adopted, init_kimg=model.kimg)
     trained = (model.config.get("channel_base"), model.config.get("channel_max"))
     wanted_widths = (config.channel_base, config.channel_max)
     if None not in trained and wanted_widths != trained:
         widening.check_widening(config.resolution, trained, wanted_widths)
         log.info("widening the --init-from model from channel base/max %d/%d to %d/%d", *trained, *wanted_widths)
-    config.init_kimg = model.kimg
+    return config
 
 
 FRESH_D_WARNING = (
