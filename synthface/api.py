@@ -67,7 +67,7 @@ def generate(n: int = 1, *, model: str | Path | None = "bundled", psi: float = 0
     for spec, face in zip(specs, pixels, strict=True):
         pid = persona_id(sha, spec.persona)
         iid = image_id(pid, 0)
-        assertion = generation_assertion(generator_id=str(model or "bundled"), checkpoint_sha256=sha,
+        assertion = generation_assertion(generator_id=_generator_id(model, folder), checkpoint_sha256=sha,
                                          seed=spec.persona.seed, psi=psi, persona_id=pid, image_id=iid)
         signed = mark_and_sign(face if face.shape[-1] != 1 else face[..., 0], identity, assertion,
                                Payload(image_id_from(iid), identity.key_id), title=f"{iid}.png")
@@ -111,6 +111,11 @@ def detect(inputs: str | Path | Any | Iterable[str | Path | Any], *, model: str 
         else:
             results.append(pipeline.detect_bytes(_image_bytes(item), f"<image {index}>"))
     return results
+
+
+def _generator_id(model: str | Path | None, folder: Path) -> str:
+    """What the manifest names as the generator: the bundled one by its folder's name, as personas do."""
+    return folder.name if model in (None, "bundled") else str(model)
 
 
 def _image_bytes(image: Any) -> bytes:

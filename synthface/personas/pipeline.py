@@ -130,7 +130,10 @@ def rank_and_world(options: GenerateOptions) -> tuple[int, int]:
 
 
 def _generator_id(spec: str, model_dir: Path) -> str:
-    return spec if not Path(spec).expanduser().exists() else model_dir.resolve().name
+    """The Hub id a model came from, else its folder's name (the bundled one: synthface-faces64)."""
+    from synthface.pretrained import BUNDLED
+
+    return spec if spec != BUNDLED and not Path(spec).expanduser().exists() else model_dir.resolve().name
 
 
 @dataclass

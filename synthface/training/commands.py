@@ -36,7 +36,8 @@ def write_signed_grid(image, out: Path, model: str | None, kind: str, seeds: str
     image.save(buffer, format="PNG")
     folder = resolve_model_folder(model, "generator")
     first = parse_seeds(seeds.split(":")[0])[0]
-    assertion = generation_assertion(generator_id=str(model or "bundled"), checkpoint_sha256=checkpoint_sha256(folder),
+    generator_id = folder.name if model in (None, "bundled") else str(model)
+    assertion = generation_assertion(generator_id=generator_id, checkpoint_sha256=checkpoint_sha256(folder),
                                      seed=first, psi=psi, grid=kind, seeds=seeds)
     identity = load_signing_identity(None, None, create_if_missing=True)
     write_bytes_atomic(out, sign_image(buffer.getvalue(), identity, assertion, fmt="png", title=out.name).data)
