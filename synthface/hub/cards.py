@@ -106,7 +106,7 @@ def _eval_results(kind: str, metrics: Mapping[str, Any], evaluation: Mapping[str
 
 def _format_value(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.5g}"  # enough digits that 14.998 does not read as 15
     if isinstance(value, (list, tuple)):
         return ", ".join(_format_value(v) for v in value)
     return str(value)
