@@ -81,7 +81,7 @@ def resolve_model_folder(spec: str | Path | None, kind: str) -> Path:
     if kind not in KINDS:
         raise SynthfaceError(f"unknown kind of model {kind!r}: use one of {', '.join(KINDS)}")
     if spec is None:
-        override = os.environ.get(_ENVIRONMENT.get(kind, ""))
+        override = os.environ.get(_ENVIRONMENT[kind]) if kind in _ENVIRONMENT else None  # attributes: none
         spec = override or BUNDLED
     if str(spec) == BUNDLED:
         folder = {"generator": DEFAULT_GENERATOR_DIR, "detector": DEFAULT_DETECTOR_DIR,
