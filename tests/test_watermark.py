@@ -122,25 +122,65 @@ def _bundled_faces(count: int) -> np.ndarray:
         return to_uint8(generator(z_from_seeds(list(range(count)), generator.z_dim), psi=0.7))
 
 
-def test_a_persona_shrunk_or_toned_keeps_its_mark() -> None:
-    """Upload pipelines shrink and retone: a persona kept at 0.5x or 0.75x its size, darkened, or
-    with contrast lowered or raised is still read (the decoder scans the gain such edits apply)."""
+def _cropped(share: float, centred: bool = True):
+    def apply(image: Image.Image) -> Image.Image:
+        cut = round(image.width * share)
+        left = cut // 2 if centred else 0
+        return image.crop((left, left, left + image.width - cut, left + image.height - cut))
+
+    return apply
+
+
+def test_a_persona_shrunk_cropped_rotated_or_toned_keeps_its_mark() -> None:
+    """Upload pipelines shrink, crop, straighten and retone: a persona kept at 0.5x or 0.75x its size,
+    cropped by 5-15% from the middle or a corner (also then enlarged), rotated by up to 3 degrees,
+    brightened or darkened by 15%, or with contrast changed by 15% is still read (the decoder searches
+    crops and rotations and scans the gain), and no other payload is ever read."""
     from PIL import ImageEnhance
 
     edits = {
         "shrunk 0.5x": lambda image: image.resize((32, 32), Image.Resampling.LANCZOS),
         "shrunk 0.75x": lambda image: image.resize((48, 48), Image.Resampling.LANCZOS),
+        "cropped 5%": _cropped(0.05),
+        "cropped 15%": _cropped(0.15),
+        "cropped 10% at a corner": _cropped(0.10, centred=False),
+        "cropped 10%, enlarged 2x": lambda image: _cropped(0.10)(image).resize((116, 116), Image.Resampling.BICUBIC),
+        "rotated 1 deg": lambda image: image.rotate(1, Image.Resampling.BICUBIC, fillcolor=(128, 128, 128)),
+        "rotated -3 deg": lambda image: image.rotate(-3, Image.Resampling.BICUBIC, fillcolor=(128, 128, 128)),
+        "brightness +15%": lambda image: ImageEnhance.Brightness(image).enhance(1.15),
         "brightness -15%": lambda image: ImageEnhance.Brightness(image).enhance(0.85),
+        "contrast +15%": lambda image: ImageEnhance.Contrast(image).enhance(1.15),
         "contrast -15%": lambda image: ImageEnhance.Contrast(image).enhance(0.85),
-        "contrast +5%": lambda image: ImageEnhance.Contrast(image).enhance(1.05),
     }
     for index, face in enumerate(_bundled_faces(8)):
         payload = Payload(7000 + index, 43)
         marked = Image.fromarray(embed_watermark(face, payload))
         for name, edit in edits.items():
-            assert decode_watermark(np.asarray(edit(marked))).payload == payload, (index, name)
-    with pytest.raises(SynthfaceError, match="at least 64 px"):  # 0.25x: too small to read at all
+            reading = decode_watermark(np.asarray(edit(marked)))
+            assert reading.payload == payload, (index, name)
+            if name == "rotated -3 deg":
+                angle = float(reading.geometry.removeprefix("rotated ").removesuffix(" deg"))
+                assert abs(angle + 3.0) <= 0.15  # found by the search, at (nearly) the right angle
+    with pytest.raises(SynthfaceError, match="at least 32 px"):  # 0.25x: too small to read at all
         decode_watermark(np.asarray(marked.resize((16, 16), Image.Resampling.LANCZOS)))
+    for index, face in enumerate(_bundled_faces(8)):  # the same edits of unmarked faces: nothing found
+        for name, edit in edits.items():
+            assert not decode_watermark(np.asarray(edit(Image.fromarray(face)))).found, (index, name)
+
+
+def test_the_code_corrects_errors_and_erasures() -> None:
+    """The convolutional code returns the message through noisy soft values and lost carriers."""
+    from synthface.provenance import convolutional
+
+    rng = np.random.default_rng(11)
+    message = rng.integers(0, 2, CODED_BITS)
+    coded = convolutional.encode(message)
+    assert coded.shape == (convolutional.coded_length(CODED_BITS),)
+    soft = (1.0 - 2.0 * coded) + rng.normal(0, 0.8, coded.shape)
+    soft[rng.random(coded.shape) < 0.4] = 0.0  # 40% of carriers lost
+    assert np.array_equal(convolutional.viterbi(soft, CODED_BITS), message)
+    batch = np.stack([soft, -soft])
+    assert np.array_equal(convolutional.viterbi(batch, CODED_BITS)[0], message)
 
 
 def test_a_persona_enlarged_and_recompressed_keeps_its_mark() -> None:

@@ -1,64 +1,81 @@
-"""Invisible watermark: spread-transform dither modulation (STDM) in the image's global DCT.
+"""Invisible watermark: quantisation of local, smooth block-DCT carriers, convolutionally coded.
 
-Why this scheme (see benchmarks/watermark.py for the measurements): at 64x64 px the
-library watermarks (invisible-watermark's dwtDctSvd, blind-watermark) have too few blocks
-to hold 80 bits, and additive spread spectrum drowns in the face's own texture. STDM
-quantises a *projection* of many DCT coefficients, so the host image does not interfere,
-and its distortion is set by the quantiser step alone: we choose the step from a target
-PSNR, which makes the mark equally faint at every resolution.
+Why this design (measurements in docs/watermark-log.md and benchmarks/watermark.py): profile-picture
+pipelines resize, crop, rotate and retone every upload. Quantisation index modulation (QIM) keeps
+the face from interfering with the mark, which at 64 px and an invisible strength nothing else does;
+but a QIM carrier must be measured on exactly the pixels it was written on. So every carrier is local
+(one block of an 8x8 grid) and smooth (a low block-DCT frequency of the luma after a [1, 2, 1]
+blur, so resampling barely changes it), and the decoder, when the image as it is does not read,
+searches the crops and rotations an upload could have made, ranking them by how close the carriers
+sit to their lattices. Carriers a crop or rotation lost count as erasures, and a rate-1/4
+convolutional code (`synthface.provenance.convolutional`) recovers the payload from those left.
 
-How it works: the luma channel Y is transformed with an orthonormal 2-D DCT. The
-coefficients in a mid-low frequency band (normalised radius `BAND`) are shuffled with a
-fixed public seed and dealt out to the 80 coded bits; each bit owns a disjoint set of
-coefficients and a random +-1 direction over them. The projection of the coefficients onto
-that direction is quantised to the bit's lattice (offset by a per-bit dither), and the
-difference is added back along the direction, equally to R, G and B so that chroma is
-untouched. The mark is public by design: anyone can read it, and the signed C2PA
-manifest it points to (through a sidecar store) is what proves who made the image.
+How it works: an image of any size is seen through its "frame", the luma resampled to 64x64 px.
+Each of the frame's 8x8 blocks holds five carriers, its block-DCT frequencies (0,1), (1,0),
+(1,1), (0,2) and (2,0), so 320 in all. The 80 payload bits (48 + CRC-32) are coded into 344 bits,
+24 are punctured, and the rest are dealt to the carriers by a fixed public permutation. Each
+carrier is quantised to its bit's lattice (offset by a per-carrier dither) with a step set for the
+target PSNR, and the change is added along the carrier's direction at the image's own resolution,
+equally to R, G and B so that chroma is untouched. Brightness and contrast edits scale the
+carriers by an unknown gain, so the decoder also scans gains. The mark is public by design:
+anyone can read it, and the signed C2PA manifest it points to is what proves who made the image.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from synthface.errors import SynthfaceError
+from synthface.provenance import convolutional
 from synthface.provenance.payload import CODED_BITS, Payload
 
-ALGORITHM = "org.synthface.watermark.stdm-dct.1"
-BAND = (0.04, 0.20)
+ALGORITHM = "org.synthface.watermark.block-qim-cc.2"
 DEFAULT_PSNR_DB = 38.0
-MIN_SIDE = 64
-# Resizing, re-encoding and contrast or brightness edits scale the projections by an unknown
-# gain. The decoder scans this fine grid of gains (cheap: 80 projections each) and CRC-checks
-# only the `_GAIN_TRIES` gains whose soft bits sit closest to a lattice (gain 1.0 always first),
-# so the false-positive bound per read is _GAIN_TRIES * 2**-32 however fine the grid.
-# The grid must be fine: a projection sits tens of steps from zero, so a 1% gain error moves
-# it by a large part of a step.
-_GAIN_GRID = np.arange(0.5, 1.25, 0.001)
-_GAIN_TRIES = 8
-# Generators write squares of these sides. A square image of another size (a persona enlarged or
-# shrunk since it was marked) is also read back at each of them: the mark lives in a band of
-# normalised frequencies, which resizing keeps. Images larger than the biggest side are read only
-# that way, so an 8000 px photo costs a 1024 px read, not a 64 Mpx transform.
-MARKED_SIDES = (64, 128, 256, 512, 1024)
-_SQUARE_TOLERANCE = 0.02  # aspect ratios this close to 1 count as square
+MIN_SIDE = 64  # smallest side that is marked: one frame pixel per image pixel
+MIN_READ_SIDE = 32  # a persona shrunk to half its size still reads; smaller thumbnails do not
+FRAME = 64
+BLOCKS = 8
+_BLOCK = FRAME // BLOCKS
+_FREQUENCIES = ((0, 1), (1, 0), (1, 1), (0, 2), (2, 0))
+_ORDERS = 3  # block-DCT orders 0..2 along each axis cover the frequencies above
+_SMOOTHING = (0.25, 0.5, 0.25)
+CARRIERS = BLOCKS * BLOCKS * len(_FREQUENCIES)
 _SEED = 0x5F17_FACE
 _LUMA = np.array([0.299, 0.587, 0.114])
-_EMBED_PASSES = 3
-_GROUP = 12  # images embedded together (benchmarks: 8-16 is fastest at 64 px)
+_EMBED_PASSES = 4  # carriers overlap by the blur's one pixel: a few passes settle them
+_GROUP = 12  # images embedded together at 64 px
+
+# Gains (brightness, contrast, resampling): the decoder tries gain 1, then each frequency's own best
+# gain (resampling filters damp the higher ones more), then the `_GAIN_PEAKS` best common gains.
+_GAIN_COARSE = np.arange(0.5, 1.35, 0.004)
+_GAIN_REFINE = np.arange(-0.004, 0.00401, 0.0005)
+_GAIN_PEAKS = 3
+# Crops: up to 15% of the frame's side, from any edge, possibly rescaled afterwards.
+_CROP_SIDES = range(FRAME - FRAME * 15 // 100 - 1, FRAME + 1)  # 54..64 frame px kept
+# Rotations about the centre, in degrees, both ways; 0.1 degree apart keeps corners within 0.08 px.
+_ANGLES = np.round(np.concatenate([-np.arange(3.5, 0.05, -0.1), np.arange(0.1, 3.55, 0.1)]), 1)
+_SEARCH_TRIES = 3  # best-ranked geometric hypotheses that are decoded
+# CRC checks per read: (2 + 3) gains for the image as it is, and for each searched hypothesis:
+# 20 in all, so the false-positive bound is 20 * 2**-32, about 5e-9 per image.
 
 
 @dataclass(frozen=True)
 class WatermarkReading:
-    """What the decoder saw: the payload when the CRC holds, else None ("no watermark")."""
+    """What the decoder saw: the payload when the CRC holds, else None ("no watermark").
+
+    `confidence` is how close the carriers sat to their lattices (1 = exactly, about 0.64 = chance)
+    in the hypothesis that was read; `geometry` names it ("as is", "crop 58 px at (2, 3)", "rotated
+    -1.5 deg").
+    """
 
     payload: Payload | None
     bits: np.ndarray
     confidence: float
+    geometry: str = "as is"
 
     @property
     def found(self) -> bool:
@@ -66,60 +83,104 @@ class WatermarkReading:
 
 
 @dataclass(frozen=True)
-class _Layout:
-    """Which DCT coefficients carry which bit, for one image size."""
+class _Code:
+    """Which coded bit each carrier holds, its dither, and its frequency class."""
 
-    rows: np.ndarray  # [bits, per_bit] coefficient row indices
-    cols: np.ndarray
-    direction: np.ndarray  # [bits, per_bit] unit-norm spreading vectors
-    dither: np.ndarray  # [bits] in [0, 1), fraction of the step
-    basis_rows: np.ndarray  # [k_h, height]: the DCT rows the band uses
-    basis_cols: np.ndarray  # [k_w, width]: the DCT columns the band uses
+    coded_index: np.ndarray  # [CARRIERS] index into the 344 coded bits
+    dither: np.ndarray  # [CARRIERS] in [0, 1), fraction of the step
+    frequency: np.ndarray  # [CARRIERS] index into _FREQUENCIES
+    coded_length: int
 
 
-@lru_cache(maxsize=32)
-def _dct_basis(size: int, count: int) -> np.ndarray:
-    """The first `count` rows of the orthonormal DCT-II matrix (scipy's ``dct(norm="ortho")``).
+@lru_cache(maxsize=1)
+def _code() -> _Code:
+    rng = np.random.default_rng(_SEED)
+    length = convolutional.coded_length(CODED_BITS)
+    punctured = np.round(np.linspace(0, length - 1, length - CARRIERS + 2)[1:-1]).astype(int)
+    kept = np.setdiff1d(np.arange(length), punctured)
+    coded_index = kept[rng.permutation(CARRIERS)]
+    dither = rng.random(CARRIERS)
+    frequency = np.tile(np.arange(len(_FREQUENCIES)), BLOCKS * BLOCKS)
+    return _Code(coded_index, dither, frequency, length)
 
-    The band lives in the lowest ~20% of frequencies, so the transforms only ever need
-    these rows: C[:k] @ luma @ C[:k].T instead of a full 2-D DCT (and no scipy import,
-    which `synthface detect` would pay at every cold start).
-    """
-    n = np.arange(size)[None, :]
-    k = np.arange(count)[:, None]
-    basis = np.cos(np.pi * (2 * n + 1) * k / (2 * size)) * np.sqrt(2.0 / size)
+
+def _block_dct_rows() -> np.ndarray:
+    """[BLOCKS * _ORDERS, FRAME]: orders 0..2 of the orthonormal 8-point DCT, block by block."""
+    n = np.arange(_BLOCK)[None, :]
+    k = np.arange(_ORDERS)[:, None]
+    basis = np.cos(np.pi * (2 * n + 1) * k / (2 * _BLOCK)) * np.sqrt(2.0 / _BLOCK)
     basis[0] /= np.sqrt(2.0)
-    return basis
+    rows = np.zeros((BLOCKS * _ORDERS, FRAME))
+    for block in range(BLOCKS):
+        rows[block * _ORDERS : (block + 1) * _ORDERS, block * _BLOCK : (block + 1) * _BLOCK] = basis
+    return rows
+
+
+def _smoothing_matrix() -> np.ndarray:
+    """The [1, 2, 1] / 4 blur along one axis of the frame, mirrored at its edges."""
+    matrix = np.zeros((FRAME, FRAME))
+    for i in range(FRAME):
+        for offset, weight in zip((-1, 0, 1), _SMOOTHING, strict=True):
+            j = min(max(i + offset, 0), FRAME - 1)
+            matrix[i, j] += weight
+    return matrix
+
+
+def _resampling_matrix(side: int) -> np.ndarray:
+    """[FRAME, side]: each frame pixel is the mean of the image pixels it covers (area resampling)."""
+    if side == FRAME:
+        return np.eye(FRAME)
+    edges = np.arange(FRAME + 1) * side / FRAME
+    pixel = np.arange(side)
+    overlap = np.clip(np.minimum(edges[1:, None], pixel[None, :] + 1) - np.maximum(edges[:-1, None], pixel[None, :]),
+                      0, None)
+    return overlap / (side / FRAME)
 
 
 @lru_cache(maxsize=16)
-def _layout(height: int, width: int) -> _Layout:
-    if min(height, width) < MIN_SIDE:
-        raise SynthfaceError(
-            f"image is {width}x{height} px; the watermark needs at least {MIN_SIDE} px on each side"
-        )
-    fy = np.arange(height)[:, None] / height
-    fx = np.arange(width)[None, :] / width
-    radius = np.sqrt(fy**2 + fx**2)
-    rows, cols = np.nonzero((radius >= BAND[0]) & (radius < BAND[1]))
-    rng = np.random.default_rng(_SEED)
-    order = rng.permutation(rows.size)
-    per_bit = rows.size // CODED_BITS
-    if per_bit < 1:
-        raise SynthfaceError(f"image is {width}x{height} px: too small to carry a {CODED_BITS}-bit watermark")
-    chosen = order[: per_bit * CODED_BITS].reshape(CODED_BITS, per_bit)
-    signs = rng.choice([-1.0, 1.0], size=(CODED_BITS, per_bit))
-    direction = signs / np.sqrt(per_bit)
-    dither = rng.random(CODED_BITS)
-    rows, cols = rows[chosen], cols[chosen]
-    return _Layout(rows, cols, direction, dither, _dct_basis(height, int(rows.max()) + 1),
-                   _dct_basis(width, int(cols.max()) + 1))
+def _axis_operator(side: int) -> np.ndarray:
+    """[24, side]: block-DCT orders of the blurred frame, as a linear map of one image axis."""
+    return _block_dct_rows() @ _smoothing_matrix() @ _resampling_matrix(side)
 
 
-def _step(height: int, width: int, psnr_db: float) -> float:
-    """Quantiser step whose expected distortion (step**2 / 12 per bit) meets `psnr_db`."""
+def _values_from(rows_by_axes: np.ndarray) -> np.ndarray:
+    """[N, 24, 24] block-DCT orders (block row, order) x (block column, order) -> [N, CARRIERS]."""
+    count = len(rows_by_axes)
+    grid = rows_by_axes.reshape(count, BLOCKS, _ORDERS, BLOCKS, _ORDERS).transpose(0, 1, 3, 2, 4)
+    vertical, horizontal = zip(*_FREQUENCIES, strict=True)
+    return grid[..., list(vertical), list(horizontal)].reshape(count, CARRIERS)
+
+
+def _carrier_values(luma: np.ndarray) -> np.ndarray:
+    """Carrier values of luma images [N, H, W] at their own resolution -> [N, CARRIERS]."""
+    rows, cols = _axis_operator(luma.shape[1]), _axis_operator(luma.shape[2])
+    return _values_from(_sandwich(rows, luma, cols.T))
+
+
+@lru_cache(maxsize=16)
+def _carrier_norms(height: int, width: int) -> np.ndarray:
+    """Squared norms of the carriers' pixel directions at this image size."""
+    rows, cols = _axis_operator(height), _axis_operator(width)
+    outer = np.einsum("i,j->ij", np.sum(rows**2, axis=1), np.sum(cols**2, axis=1))
+    return _values_from(outer[None])[0]
+
+
+def _step(psnr_db: float) -> float:
+    """Quantiser step whose expected distortion (step**2 / 12 per carrier) meets `psnr_db` at 64 px.
+
+    Any other size sees the same step in its frame and, since its carriers spread over
+    proportionally more pixels, the same PSNR."""
     mse = 255.0**2 / 10 ** (psnr_db / 10)
-    return float(np.sqrt(12.0 * mse * height * width / CODED_BITS))
+    return float(np.sqrt(12.0 * mse * FRAME * FRAME / CARRIERS * np.mean(_carrier_norms(FRAME, FRAME))))
+
+
+def _sandwich(left: np.ndarray, stack: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """left @ stack[i] @ right for every i, as two plain 2-D products (numpy's stacked matmul
+    loops over small matrices and is several times slower at these sizes)."""
+    count, rows, cols = stack.shape
+    lefted = left @ stack.transpose(1, 0, 2).reshape(rows, count * cols)  # [m, N * cols]
+    lefted = lefted.reshape(len(left), count, cols).transpose(1, 0, 2).reshape(count * len(left), cols)
+    return (lefted @ right).reshape(count, len(left), right.shape[1])
 
 
 def _check_image(pixels: np.ndarray) -> None:
@@ -130,32 +191,13 @@ def _check_image(pixels: np.ndarray) -> None:
         raise SynthfaceError(f"watermarking needs an HxW or HxWx{{1,3,4}} image, got shape {pixels.shape}")
 
 
-def _as_rgb_float(pixels: np.ndarray) -> np.ndarray:
-    """uint8 HxW or HxWx{1,3,4} -> float64 HxWx{1,3} (alpha dropped)."""
-    _check_image(pixels)
-    if pixels.ndim == 2:
-        return pixels.astype(np.float64)[..., None]
-    return pixels[..., :3].astype(np.float64) if pixels.shape[2] != 1 else pixels.astype(np.float64)
-
-
 def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., 0] if rgb.shape[-1] == 1 else rgb @ _LUMA
 
 
-def _sandwich(left: np.ndarray, stack: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """left @ stack[i] @ right for every i, as two plain 2-D products (numpy's stacked matmul
-    loops over small matrices and is several times slower at these sizes). The right product
-    comes last so the result is C-contiguous whichever side is large."""
-    count, rows, cols = stack.shape
-    lefted = left @ stack.transpose(1, 0, 2).reshape(rows, count * cols)  # [m, N * cols]
-    lefted = lefted.reshape(len(left), count, cols).transpose(1, 0, 2).reshape(count * len(left), cols)
-    return (lefted @ right).reshape(count, len(left), right.shape[1])
-
-
-def _projections(luma: np.ndarray, layout: _Layout) -> np.ndarray:
-    """Each bit's spread projection of the band's DCT coefficients; luma [N, H, W] -> [N, bits]."""
-    coeffs = _sandwich(layout.basis_rows, luma, layout.basis_cols.T)  # low-frequency corner of dctn(luma)
-    return np.sum(coeffs[:, layout.rows, layout.cols] * layout.direction, axis=-1)
+def _coded_bits(payload: Payload) -> np.ndarray:
+    """The bit each carrier holds for this payload."""
+    return convolutional.encode(payload.to_bits())[_code().coded_index]
 
 
 def embed_watermark(pixels: np.ndarray, payload: Payload, psnr_db: float = DEFAULT_PSNR_DB) -> np.ndarray:
@@ -173,10 +215,8 @@ def embed_watermarks(
 ) -> np.ndarray:
     """`embed_watermark` for a stack of same-sized images [N, H, W(, C)], one payload each.
 
-    Stacked matrix products serve a group of images at once, which at 64 px (the persona
-    writer's case) costs 0.1 ms an image against 0.25 ms one by one; groups stay small
-    (`_GROUP`) so their float64 copies stay in cache. Each image stops its re-embedding
-    passes when it has converged, exactly as it would alone, so results equal per-image calls.
+    Groups of images share each matrix product (the persona writer's case); each image stops
+    its passes when it has converged, exactly as it would alone, so results equal per-image calls.
     """
     if pixels.dtype != np.uint8:
         raise SynthfaceError(f"watermarking needs uint8 pixels, got {pixels.dtype}")
@@ -184,31 +224,39 @@ def embed_watermarks(
         raise SynthfaceError(f"watermarking a batch needs NxHxW or NxHxWx{{1,3,4}} pixels, got {pixels.shape}")
     if len(payloads) != len(pixels):
         raise SynthfaceError(f"{len(pixels)} images but {len(payloads)} watermark payloads")
+    height, width = pixels.shape[1:3]
+    if min(height, width) < MIN_SIDE:
+        raise SynthfaceError(
+            f"image is {width}x{height} px; the watermark needs at least {MIN_SIDE} px on each side"
+        )
     if len(pixels) > _GROUP:
         return np.concatenate([embed_watermarks(pixels[i : i + _GROUP], payloads[i : i + _GROUP], psnr_db)
                                for i in range(0, len(pixels), _GROUP)])
     rgb = pixels.astype(np.float64)[..., None] if pixels.ndim == 3 else pixels[..., :3].astype(np.float64)
-    height, width = rgb.shape[1:3]
-    layout = _layout(height, width)
-    step = _step(height, width, psnr_db)
-    bits = np.stack([payload.to_bits() for payload in payloads]).astype(np.float64)
-    offset = (layout.dither + bits / 2.0) * step
-    current = rgb  # our own copy: updated in place (fresh large temporaries cost page faults)
+    rows, cols = _axis_operator(height), _axis_operator(width)
+    norms = _carrier_norms(height, width)
+    step = _step(psnr_db)
+    code = _code()
+    bits = np.stack([_coded_bits(payload) for payload in payloads]).astype(np.float64)
+    offset = (code.dither + bits / 2.0) * step
+    vertical, horizontal = zip(*_FREQUENCIES, strict=True)
+    current = rgb  # our own copy: updated in place
     active = np.ones(len(pixels), dtype=bool)
     for _ in range(_EMBED_PASSES):
         index = np.flatnonzero(active)
         part = current if index.size == len(current) else current[index]
-        proj = _projections(_luma(part), layout)
-        shift = np.round((proj - offset[index]) / step) * step + offset[index] - proj
+        values = _carrier_values(_luma(part))
+        shift = np.round((values - offset[index]) / step) * step + offset[index] - values
         moving = ~np.all(np.abs(shift) < 0.02 * step, axis=1)
         active[index[~moving]] = False
         if not moving.any():
             break
         if not moving.all():
             part, index, shift = part[moving], index[moving], shift[moving]
-        delta = np.zeros((index.size, len(layout.basis_rows), len(layout.basis_cols)))
-        delta[:, layout.rows, layout.cols] = shift[..., None] * layout.direction
-        luma_change = _sandwich(layout.basis_rows.T, delta, layout.basis_cols)  # idctn of the corner-only delta
+        grid = np.zeros((index.size, BLOCKS, BLOCKS, _ORDERS, _ORDERS))
+        grid[..., list(vertical), list(horizontal)] = (shift / norms).reshape(index.size, BLOCKS, BLOCKS, -1)
+        orders = grid.transpose(0, 1, 3, 2, 4).reshape(index.size, BLOCKS * _ORDERS, BLOCKS * _ORDERS)
+        luma_change = _sandwich(rows.T, orders, cols)  # minimal-norm change along each carrier
         np.add(part, luma_change[..., None], out=part)
         np.round(part, out=part)
         np.clip(part, 0, 255, out=part)
@@ -222,80 +270,202 @@ def embed_watermarks(
     return out
 
 
-def _soft_bits(proj: np.ndarray, layout: _Layout, step: float) -> np.ndarray:
-    """Soft bits in [-1, 1]: +1 on bit 0's lattice, -1 on bit 1's."""
-    return np.cos((proj / step - layout.dither) * 2.0 * np.pi)
+# --- reading -------------------------------------------------------------------------------------
 
 
-def _candidates(pixels: np.ndarray, psnr_db: float) -> list[np.ndarray]:
-    """Soft bits under the gain hypotheses the decoder tries, most plausible first."""
-    rgb = _as_rgb_float(pixels)
-    height, width = rgb.shape[:2]
-    layout = _layout(height, width)
-    step = _step(height, width, psnr_db)
-    proj = _projections(_luma(rgb)[None], layout)[0]
-    confidence = np.mean(np.abs(np.cos((proj / (_GAIN_GRID[:, None] * step) - layout.dither) * 2.0 * np.pi)),
-                         axis=1)
-    peaks = np.flatnonzero((confidence >= np.roll(confidence, 1)) & (confidence >= np.roll(confidence, -1)))
-    best = peaks[np.argsort(-confidence[peaks])][: _GAIN_TRIES - 1]
-    gains = [1.0] + [float(_GAIN_GRID[index]) for index in best]
-    return [_soft_bits(proj, layout, gain * step) for gain in gains]
+def _soft(values: np.ndarray, gain: float | np.ndarray, step: float) -> np.ndarray:
+    """+1 on a carrier's bit-0 lattice, -1 on its bit-1 lattice."""
+    return np.cos((values / (gain * step) - _code().dither) * 2.0 * np.pi)
 
 
-def read_bits(pixels: np.ndarray, psnr_db: float = DEFAULT_PSNR_DB) -> tuple[np.ndarray, np.ndarray]:
-    """Hard bits and soft values in [-1, 1] (positive = bit 0) for the 80 coded bits.
-
-    Uses the gain hypothesis whose bits pass the CRC, else the most confident one.
-    `psnr_db` must be the strength the image was marked with: it sets the quantiser step.
-    """
-    candidates = _candidates(pixels, psnr_db)
-    for soft in candidates:
-        bits = (soft < 0).astype(np.uint8)
-        if Payload.from_bits(bits) is not None:
-            return bits, soft
-    soft = max(candidates, key=lambda values: float(np.mean(np.abs(values))))
-    return (soft < 0).astype(np.uint8), soft
+def _lattice_fit(values: np.ndarray, valid: np.ndarray, step: float) -> np.ndarray:
+    """Mean |soft| over valid carriers for each hypothesis [M, CARRIERS] at gain 1."""
+    fit = np.abs(_soft(values, 1.0, step)) * valid
+    return fit.sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
 
 
-def _readings(pixels: np.ndarray, psnr_db: float):
-    """The image as it is (unless larger than any generator writes, or too small to hold a mark),
-    then, when square, rescaled to each marked side no more than twice its own."""
+def _lattice_scan(scaled: np.ndarray, dither: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """[gains, carriers]: |soft| of each carrier (value / step) under each gain."""
+    return np.abs(np.cos((scaled[None] / gains[:, None] - dither[None]) * 2.0 * np.pi))
+
+
+def _refined(scaled: np.ndarray, dither: np.ndarray, gain: float) -> float:
+    """The best gain within one coarse grid spacing of `gain`."""
+    fine = gain + _GAIN_REFINE
+    return float(fine[np.argmax(_lattice_scan(scaled, dither, fine).mean(axis=1))])
+
+
+def _gains(values: np.ndarray, valid: np.ndarray, step: float) -> list[float | np.ndarray]:
+    """Gain hypotheses for one set of carrier values, most plausible first: 1, each frequency's own
+    best gain, then the best common gains. A coarse scan finds the peaks and a fine one sharpens
+    them (a carrier sits up to ~20 steps from zero, so a 1% gain error is a fifth of a step)."""
+    code = _code()
+    scaled, dither, frequency = values[valid] / step, code.dither[valid], code.frequency[valid]
+    scan = _lattice_scan(scaled, dither, _GAIN_COARSE)
+    per_frequency = np.ones(CARRIERS)
+    for kind in range(len(_FREQUENCIES)):
+        own = frequency == kind
+        if own.sum() >= 16:
+            coarse = _GAIN_COARSE[np.argmax(scan[:, own].mean(axis=1))]
+            per_frequency[code.frequency == kind] = _refined(scaled[own], dither[own], coarse)
+    fit = scan.mean(axis=1)
+    peaks = np.flatnonzero((fit >= np.roll(fit, 1)) & (fit >= np.roll(fit, -1)))
+    best = peaks[np.argsort(-fit[peaks])][:_GAIN_PEAKS]
+    return [1.0, per_frequency] + [_refined(scaled, dither, float(_GAIN_COARSE[index])) for index in best]
+
+
+def _decode(values: np.ndarray, valid: np.ndarray, step: float, geometry: str) -> WatermarkReading:
+    """Viterbi-decode one hypothesis at gain 1, then under the other gains at once; the first
+    payload whose CRC holds wins."""
+    code = _code()
+    readings: list[WatermarkReading] = []
+    for batch in ([1.0], None):
+        if batch is None:
+            batch = _gains(values, valid, step)[1:]
+        soft = np.stack([_soft(values, gain, step) * valid for gain in batch])
+        received = np.zeros((len(batch), code.coded_length))
+        received[:, code.coded_index] = soft
+        for bits, carriers in zip(convolutional.viterbi(received, CODED_BITS), soft, strict=True):
+            confidence = float(np.abs(carriers).sum() / max(valid.sum(), 1))
+            reading = WatermarkReading(Payload.from_bits(bits), bits, confidence, geometry)
+            if reading.found:
+                return reading
+            readings.append(reading)
+    return readings[0]
+
+
+def _reduced_luma(pixels: np.ndarray) -> np.ndarray:
+    """The image's luma as float, reduced so its longer side is at most 4 frames (a large photo
+    costs one PIL reduction, not a float copy of every pixel)."""
     from PIL import Image
 
+    rgb = pixels[..., :3] if pixels.ndim == 3 and pixels.shape[2] == 4 else pixels
+    rgb = rgb[..., 0] if rgb.ndim == 3 and rgb.shape[2] == 1 else rgb
+    height, width = rgb.shape[:2]
+    if max(height, width) > 4 * FRAME:
+        scale = 4 * FRAME / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0))
+    return rgb.astype(np.float64) if rgb.ndim == 2 else rgb.astype(np.float64) @ _LUMA
+
+
+def _resized(luma: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Float luma resampled with Lanczos (reducing) or bicubic (enlarging), as uploads are."""
+    from PIL import Image
+
+    if luma.shape == (height, width):
+        return luma
+    method = Image.Resampling.LANCZOS if height < luma.shape[0] else Image.Resampling.BICUBIC
+    return np.asarray(Image.fromarray(luma.astype(np.float32), mode="F").resize((width, height), method),
+                      dtype=np.float64)
+
+
+def _block_spans(start: int, length: int) -> np.ndarray:
+    """Blocks of one frame axis whose carriers (block plus the blur's pixel) lie in [start, start+length)."""
+    low = np.arange(BLOCKS) * _BLOCK - 1
+    high = low + _BLOCK + 2
+    end = start + length
+    return ((low >= start) | ((low < 0) & (start == 0))) & ((high <= end) | ((high > FRAME) & (end == FRAME)))
+
+
+def _carrier_mask(block_valid: np.ndarray) -> np.ndarray:
+    """[..., BLOCKS, BLOCKS] block validity -> [..., CARRIERS]."""
+    return np.repeat(block_valid.reshape(*block_valid.shape[:-2], BLOCKS * BLOCKS), len(_FREQUENCIES), axis=-1)
+
+
+def _crop_hypotheses(luma: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, list[str]]]:
+    """The image as a crop of the frame: for each scale (the crop's longer side in frame px) and
+    every offset, the carriers it holds, which of them lie wholly inside, and their names."""
+    height, width = luma.shape
+    operator = _axis_operator(FRAME)
+    seen = set()
+    for longer in _CROP_SIDES:
+        scale = longer / max(height, width)
+        kept_h, kept_w = round(height * scale), round(width * scale)
+        if min(kept_h, kept_w) < _CROP_SIDES[0] or (kept_h, kept_w) == (FRAME, FRAME) or (kept_h, kept_w) in seen:
+            continue
+        seen.add((kept_h, kept_w))
+        crop = _resized(luma, kept_h, kept_w)
+        tops, lefts = range(FRAME - kept_h + 1), range(FRAME - kept_w + 1)
+        rows = np.stack([operator[:, top : top + kept_h] for top in tops])  # [T, 24, kept_h]
+        cols = np.stack([operator[:, left : left + kept_w] for left in lefts])  # [L, 24, kept_w]
+        orders = np.einsum("tih,hw,ljw->tlij", rows, crop, cols, optimize=True)
+        values = _values_from(orders.reshape(-1, BLOCKS * _ORDERS, BLOCKS * _ORDERS))
+        row_ok = np.stack([_block_spans(top, kept_h) for top in tops])
+        col_ok = np.stack([_block_spans(left, kept_w) for left in lefts])
+        valid = _carrier_mask(row_ok[:, None, :, None] & col_ok[None, :, None, :]).reshape(len(values), CARRIERS)
+        names = [f"crop {kept_w}x{kept_h} frame px at ({left}, {top})" for top in tops for left in lefts]
+        yield values, valid, names
+
+
+def _rotation_hypotheses(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The frame rotated back by each angle, with the blocks that stayed inside the image."""
+    from PIL import Image
+
+    image = Image.fromarray(frame.astype(np.float32), mode="F")
+    turned = np.stack([np.asarray(image.rotate(-angle, Image.Resampling.BICUBIC), dtype=np.float64)
+                       for angle in _ANGLES])
+    values = _carrier_values(turned)
+    margin = 2  # the blur's pixel and bicubic's reach
+    corners = np.array([[y, x] for y in (-margin, _BLOCK + margin) for x in (-margin, _BLOCK + margin)],
+                       np.float64)
+    origins = np.stack(np.meshgrid(np.arange(BLOCKS), np.arange(BLOCKS), indexing="ij"), axis=-1) * _BLOCK
+    points = origins[:, :, None, :] + corners[None, None] - FRAME / 2  # [8, 8, 4, 2] about the centre
+    radians = np.deg2rad(_ANGLES)[:, None, None, None]
+    y = points[..., 0] * np.cos(radians) - points[..., 1] * np.sin(radians) + FRAME / 2
+    x = points[..., 0] * np.sin(radians) + points[..., 1] * np.cos(radians) + FRAME / 2
+    inside = ((y >= 0) & (y <= FRAME) & (x >= 0) & (x <= FRAME)).all(axis=-1)  # [A, 8, 8]
+    return values, _carrier_mask(inside), [f"rotated {angle:+.1f} deg" for angle in _ANGLES]
+
+
+def _search(luma: np.ndarray, frame: np.ndarray, step: float) -> WatermarkReading | None:
+    """Decode the `_SEARCH_TRIES` crops and rotations whose carriers sit closest to a lattice."""
+    batches = list(_crop_hypotheses(luma))
+    if abs(luma.shape[0] / luma.shape[1] - 1.0) <= 0.02:  # rotations of a square image
+        batches.append(_rotation_hypotheses(frame))
+    if not batches:
+        return None
+    values = np.concatenate([batch[0] for batch in batches])
+    valid = np.concatenate([batch[1] for batch in batches])
+    names = [name for batch in batches for name in batch[2]]
+    fit = _lattice_fit(values, valid, step)
+    for index in np.argsort(-fit)[:_SEARCH_TRIES]:
+        reading = _decode(values[index], valid[index], step, names[index])
+        if reading.found:
+            return reading
+    return None
+
+
+def _frame_of(luma: np.ndarray) -> np.ndarray:
+    return _resized(luma, FRAME, FRAME)
+
+
+def read_bits(pixels: np.ndarray, psnr_db: float = DEFAULT_PSNR_DB) -> np.ndarray:
+    """The 80 coded bits read from the image as it is (no crop or rotation search)."""
     _check_image(pixels)
-    height, width = pixels.shape[:2]
-    square = abs(height / width - 1.0) <= _SQUARE_TOLERANCE
-    if min(height, width) < MIN_SIDE and not (square and 2 * max(height, width) >= MARKED_SIDES[0]):
-        _layout(height, width)  # raises the "too small to carry a watermark" error
-    if min(height, width) >= MIN_SIDE and max(height, width) <= MARKED_SIDES[-1]:
-        yield read_bits(pixels, psnr_db)
-    if not square:
-        return
-    image = Image.fromarray(pixels[..., :3] if pixels.ndim == 3 and pixels.shape[2] == 4 else
-                            (pixels[..., 0] if pixels.ndim == 3 and pixels.shape[2] == 1 else pixels))
-    largest = MARKED_SIDES[-1]
-    if max(height, width) > largest:  # one box-reduce + Lanczos pass instead of one per side
-        image = image.resize((largest, largest), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    for side in MARKED_SIDES:
-        # An image shrunk to under half its marked size has lost most of the mark's band: not worth a read.
-        if (side, side) != (height, width) and side <= 2 * max(height, width):
-            method = Image.Resampling.LANCZOS if side <= max(height, width) else Image.Resampling.BICUBIC
-            yield read_bits(np.asarray(image.resize((side, side), method)), psnr_db)
+    frame = _frame_of(_reduced_luma(pixels))
+    return _decode(_carrier_values(frame[None])[0], np.ones(CARRIERS, bool), _step(psnr_db), "as is").bits
 
 
 def decode_watermark(pixels: np.ndarray, psnr_db: float = DEFAULT_PSNR_DB) -> WatermarkReading:
     """Read the watermark; `payload` is None ("no watermark") unless the CRC-32 holds.
 
-    Tries the image's own size and, for a square image, each of `MARKED_SIDES`; each try is
-    `_GAIN_TRIES` gain hypotheses, so the false-positive bound is at most 6 * 8 * 2**-32, about 1e-8.
-    A non-square image larger than every marked side is not read at all: no watermark.
+    Reads the image as it is first (resampled to the frame); if no payload comes out, searches
+    crops of up to 15% (rescaled or not) and rotations of up to 3.5 degrees. At most 20 payloads
+    are CRC-checked, so the false-positive bound is 20 * 2**-32, about 5e-9 per image.
+    `psnr_db` must be the strength the image was marked with: it sets the quantiser step.
     """
-    first = None
-    for bits, soft in _readings(pixels, psnr_db):
-        reading = WatermarkReading(Payload.from_bits(bits), bits, float(np.mean(np.abs(soft))))
-        if reading.found:
-            return reading
-        first = first or reading
-    if first is None:  # larger than any generator writes, and not square: synthface never marked it
-        return WatermarkReading(None, np.zeros(CODED_BITS, np.uint8), 0.0)
-    return first
+    _check_image(pixels)
+    height, width = pixels.shape[:2]
+    if min(height, width) < MIN_READ_SIDE:
+        raise SynthfaceError(
+            f"image is {width}x{height} px; a watermark is read from images of at least {MIN_READ_SIDE} px a side "
+            f"(marks are written at {MIN_SIDE} px or more)"
+        )
+    step = _step(psnr_db)
+    luma = _reduced_luma(pixels)
+    frame = _frame_of(luma)
+    reading = _decode(_carrier_values(frame[None])[0], np.ones(CARRIERS, bool), step, "as is")
+    if reading.found:
+        return reading
+    return _search(luma, frame, step) or reading
