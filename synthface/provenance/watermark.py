@@ -68,8 +68,8 @@ class WatermarkReading:
     """What the decoder saw: the payload when the CRC holds, else None ("no watermark").
 
     `confidence` is how close the carriers sat to their lattices (1 = exactly, about 0.64 = chance)
-    in the hypothesis that was read; `geometry` names it ("as is", "crop 58 px at (2, 3)", "rotated
-    -1.5 deg").
+    in the hypothesis that was read; `geometry` names it ("as is", "crop 58x58 frame px at (2, 3)",
+    "rotated -1.5 deg").
     """
 
     payload: Payload | None
@@ -295,9 +295,9 @@ def _refined(scaled: np.ndarray, dither: np.ndarray, gain: float) -> float:
     return float(fine[np.argmax(_lattice_scan(scaled, dither, fine).mean(axis=1))])
 
 
-def _gains(values: np.ndarray, valid: np.ndarray, step: float) -> list[float | np.ndarray]:
-    """Gain hypotheses for one set of carrier values, most plausible first: 1, each frequency's own
-    best gain, then the best common gains. A coarse scan finds the peaks and a fine one sharpens
+def _other_gains(values: np.ndarray, valid: np.ndarray, step: float) -> list[float | np.ndarray]:
+    """Gain hypotheses besides 1 for one set of carrier values: each frequency's own best gain,
+    then the best common gains. A coarse scan finds the peaks and a fine one sharpens
     them (a carrier sits up to ~20 steps from zero, so a 1% gain error is a fifth of a step)."""
     code = _code()
     scaled, dither, frequency = values[valid] / step, code.dither[valid], code.frequency[valid]
@@ -311,27 +311,30 @@ def _gains(values: np.ndarray, valid: np.ndarray, step: float) -> list[float | n
     fit = scan.mean(axis=1)
     peaks = np.flatnonzero((fit >= np.roll(fit, 1)) & (fit >= np.roll(fit, -1)))
     best = peaks[np.argsort(-fit[peaks])][:_GAIN_PEAKS]
-    return [1.0, per_frequency] + [_refined(scaled, dither, float(_GAIN_COARSE[index])) for index in best]
+    return [per_frequency] + [_refined(scaled, dither, float(_GAIN_COARSE[index])) for index in best]
 
 
 def _decode(values: np.ndarray, valid: np.ndarray, step: float, geometry: str) -> WatermarkReading:
-    """Viterbi-decode one hypothesis at gain 1, then under the other gains at once; the first
-    payload whose CRC holds wins."""
+    """Viterbi-decode one hypothesis at gain 1 and, failing that, under the other gains at once;
+    the first payload whose CRC holds wins, else the gain-1 reading is returned."""
+    first = _decode_gains(values, valid, step, geometry, [1.0])
+    if first.found:
+        return first
+    other = _decode_gains(values, valid, step, geometry, _other_gains(values, valid, step))
+    return other if other.found else first
+
+
+def _decode_gains(values: np.ndarray, valid: np.ndarray, step: float, geometry: str,
+                  gains: list[float | np.ndarray]) -> WatermarkReading:
+    """The first of `gains` (in order) whose decoded payload passes the CRC, else the first's reading."""
     code = _code()
-    readings: list[WatermarkReading] = []
-    for batch in ([1.0], None):
-        if batch is None:
-            batch = _gains(values, valid, step)[1:]
-        soft = np.stack([_soft(values, gain, step) * valid for gain in batch])
-        received = np.zeros((len(batch), code.coded_length))
-        received[:, code.coded_index] = soft
-        for bits, carriers in zip(convolutional.viterbi(received, CODED_BITS), soft, strict=True):
-            confidence = float(np.abs(carriers).sum() / max(valid.sum(), 1))
-            reading = WatermarkReading(Payload.from_bits(bits), bits, confidence, geometry)
-            if reading.found:
-                return reading
-            readings.append(reading)
-    return readings[0]
+    soft = np.stack([_soft(values, gain, step) * valid for gain in gains])
+    received = np.zeros((len(gains), code.coded_length))
+    received[:, code.coded_index] = soft
+    readings = [WatermarkReading(Payload.from_bits(bits), bits, float(np.abs(carriers).sum() / max(valid.sum(), 1)),
+                                 geometry)
+                for bits, carriers in zip(convolutional.viterbi(received, CODED_BITS), soft, strict=True)]
+    return next((reading for reading in readings if reading.found), readings[0])
 
 
 def _reduced_luma(pixels: np.ndarray) -> np.ndarray:
@@ -436,15 +439,16 @@ def _search(luma: np.ndarray, frame: np.ndarray, step: float) -> WatermarkReadin
     return None
 
 
-def _frame_of(luma: np.ndarray) -> np.ndarray:
-    return _resized(luma, FRAME, FRAME)
+def _read_as_is(luma: np.ndarray, step: float) -> tuple[WatermarkReading, np.ndarray]:
+    """The reading of the whole image resampled to the frame, and that frame."""
+    frame = _resized(luma, FRAME, FRAME)
+    return _decode(_carrier_values(frame[None])[0], np.ones(CARRIERS, bool), step, "as is"), frame
 
 
 def read_bits(pixels: np.ndarray, psnr_db: float = DEFAULT_PSNR_DB) -> np.ndarray:
     """The 80 coded bits read from the image as it is (no crop or rotation search)."""
     _check_image(pixels)
-    frame = _frame_of(_reduced_luma(pixels))
-    return _decode(_carrier_values(frame[None])[0], np.ones(CARRIERS, bool), _step(psnr_db), "as is").bits
+    return _read_as_is(_reduced_luma(pixels), _step(psnr_db))[0].bits
 
 
 def decode_watermark(pixels: np.ndarray, psnr_db: float = DEFAULT_PSNR_DB) -> WatermarkReading:
@@ -464,8 +468,7 @@ def decode_watermark(pixels: np.ndarray, psnr_db: float = DEFAULT_PSNR_DB) -> Wa
         )
     step = _step(psnr_db)
     luma = _reduced_luma(pixels)
-    frame = _frame_of(luma)
-    reading = _decode(_carrier_values(frame[None])[0], np.ones(CARRIERS, bool), step, "as is")
+    reading, frame = _read_as_is(luma, step)
     if reading.found:
         return reading
     return _search(luma, frame, step) or reading
