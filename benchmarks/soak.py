@@ -7,8 +7,9 @@
 3. one `synthface detect FOLDER --json` process over it.
 
 Each command's resident memory (RSS of it and its children) is sampled every half second; the
-result keeps the peak, the RSS at the first and last tenth of the run, and the verdict counts, so a
-leak shows as a rising line. Writes benchmarks/results/soak.json.
+result keeps the peak, the highest RSS in the first and last tenth of the run, the median RSS of each
+tenth (the level memory sits at, without the transient spikes of a shard being written), and the
+verdict counts, so a leak shows as a rising line. Writes benchmarks/results/soak.json.
 
     python benchmarks/soak.py [--personas 10000] [--files 3000]
 """
@@ -19,6 +20,7 @@ import argparse
 import io
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,9 +71,13 @@ def run_sampled(args: list[str], env: dict[str, str]) -> dict:
         out.seek(0)
         stdout = out.read()
     tenth = max(1, len(samples) // 10)
+    tenths = [samples[i * tenth : (i + 1) * tenth] for i in range(10) if samples[i * tenth : (i + 1) * tenth]]
     return {"seconds": round(time.perf_counter() - began, 1), "exit": process.returncode,
             "peak_rss_mb": max(samples or [0.0]), "rss_first_tenth_mb": max(samples[:tenth] or [0.0]),
-            "rss_last_tenth_mb": max(samples[-tenth:] or [0.0]), "samples": len(samples), "stdout": stdout}
+            "rss_last_tenth_mb": max(samples[-tenth:] or [0.0]),
+            # the level memory sits at in each tenth of the run (spikes, e.g. a shard being written, left out)
+            "rss_median_by_tenth_mb": [statistics.median(part) for part in tenths],
+            "samples": len(samples), "stdout": stdout}
 
 
 def mixed_folder(personas: Path, out: Path, count: int) -> dict[str, int]:
