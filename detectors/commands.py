@@ -40,7 +40,7 @@ def detect(
     from tqdm.auto import tqdm
 
     from detectors.detect import DetectPipeline
-    from detectors.output import json_line, summary_line, table_header, table_row
+    from detectors.output import BatchTally, json_line, table_header, table_row
     from synthface.provenance.inputs import expand_inputs
     from synthface.provenance.keys import trust_anchors_pem
 
@@ -52,28 +52,27 @@ def detect(
     items = expand_inputs(paths)
     if not as_json:
         typer.echo(table_header())
-    results = []
+    tally = BatchTally()
     show_bar = len(items) >= 10 and sys.stderr.isatty()
     with tqdm(total=len(items), unit="img", disable=not show_bar, file=sys.stderr, dynamic_ncols=True) as bar:
         for item in items:
             detection = pipeline.detect(item)
-            results.append(detection)
+            tally.add(detection)
             line = json_line(detection) if as_json else table_row(detection)
             tqdm.write(line, file=sys.stdout)
             if detection.error and as_json:
                 tqdm.write(f"error: {detection.path}: {detection.error}", file=sys.stderr)
             bar.update(1)
     if not as_json:
-        typer.echo(summary_line(results))
+        typer.echo(tally.summary_line())
     else:
-        print(summary_line(results), file=sys.stderr)
-    if pipeline.model_spec is None and not no_classifier and any("no detector model" in r for d in results
-                                                                 for r in d.reasons):
+        print(tally.summary_line(), file=sys.stderr)
+    if pipeline.model_spec is None and not no_classifier and tally.any_unclassified:
         print("warning: no detector model available, so images without provenance were not classified; "
               "pass --model DIR_OR_HUB_ID", file=sys.stderr)
-    if any(d.error for d in results):
+    if tally.any_error:
         raise typer.Exit(2)
-    if fail_on == "synthetic" and any(d.synthetic for d in results):
+    if fail_on == "synthetic" and tally.any_synthetic:
         raise typer.Exit(1)
 
 

@@ -35,17 +35,26 @@ def json_line(detection: Detection) -> str:
     return json.dumps(detection.to_json(), sort_keys=True)
 
 
-def summary_counts(detections: list[Detection]) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for detection in detections:
+class BatchTally:
+    """What `detect` reports once a batch is done: verdict counts and whether any input failed,
+    was flagged, or went unclassified for want of a model. Kept instead of the detections
+    themselves, so a batch of any size holds constant memory."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.inputs = 0
+        self.any_error = self.any_synthetic = self.any_unclassified = False
+
+    def add(self, detection: Detection) -> None:
         verdict = detection.verdict
-        counts[f"{LIKELY_PREFIX} (classifier)" if verdict.startswith(LIKELY_PREFIX) else verdict] += 1
-    return counts
+        self.counts[f"{LIKELY_PREFIX} (classifier)" if verdict.startswith(LIKELY_PREFIX) else verdict] += 1
+        self.inputs += 1
+        self.any_error |= bool(detection.error)
+        self.any_synthetic |= bool(detection.synthetic)
+        self.any_unclassified |= any("no detector model" in reason for reason in detection.reasons)
 
-
-def summary_line(detections: list[Detection]) -> str:
-    counts = summary_counts(detections)
-    synthetic = sum(n for verdict, n in counts.items() if verdict != ERROR and "synthetic" in verdict
-                    and not verdict.startswith("no evidence"))
-    parts = [f"{verdict}: {n}" for verdict, n in sorted(counts.items())]
-    return f"{len(detections)} inputs, {synthetic} flagged synthetic ({'; '.join(parts)})"
+    def summary_line(self) -> str:
+        synthetic = sum(n for verdict, n in self.counts.items() if verdict != ERROR and "synthetic" in verdict
+                        and not verdict.startswith("no evidence"))
+        parts = [f"{verdict}: {n}" for verdict, n in sorted(self.counts.items())]
+        return f"{self.inputs} inputs, {synthetic} flagged synthetic ({'; '.join(parts)})"
