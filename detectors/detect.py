@@ -165,7 +165,7 @@ def provenance_verdict(report: Any, detection: Detection) -> bool:
         )
         return True
     detection.reasons.append("no C2PA manifest" + (" and no watermark" if report.watermark_found is False
-                                                   else "; too small to carry a watermark"))
+                                                   else "; too small (or a grey thumbnail) to read a watermark from"))
     return False
 
 

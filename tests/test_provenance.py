@@ -321,6 +321,17 @@ def test_sign_refuses_a_claimed_watermark_that_is_absent(key_dir: Path, face_pix
         sign_image(b"GIF89a" + bytes(100), identity, _assertion())
 
 
+def test_soft_bindings_of_marks_this_reader_reads_are_understood() -> None:
+    """A dataset signed while the mark was version 2 (the luma layer alone, which version 3 keeps)
+    still leads from its watermark to its manifest; another algorithm's binding does not."""
+    from synthface.provenance.manifest import payload_from_soft_binding, soft_binding_assertion
+
+    binding = soft_binding_assertion(Payload(0xCAFE, 7))
+    assert payload_from_soft_binding(binding) == Payload(0xCAFE, 7)
+    assert payload_from_soft_binding({**binding, "alg": "org.synthface.watermark.block-qim-cc.2"}) == Payload(0xCAFE, 7)
+    assert payload_from_soft_binding({**binding, "alg": "com.example.other"}) is None
+
+
 def _replace_png_pixels(png: bytes, pixels: np.ndarray) -> bytes:
     """Swap the IDAT data for new pixels, keeping every other chunk (the manifest) in place."""
     raw = b"".join(b"\x00" + row.tobytes() for row in pixels)

@@ -106,6 +106,7 @@ def test_real_photos_decode_to_no_watermark(few_face_files: list[Path]) -> None:
         image = np.asarray(Image.open(path).convert("RGB"))
         assert decode_watermark(image).payload is None, path
         assert decode_watermark(_face(path, 64)).payload is None, path
+        assert decode_watermark(_face(path, 16)).payload is None, path  # read as a thumbnail
 
 
 def _bundled_faces(count: int) -> np.ndarray:
@@ -161,11 +162,46 @@ def test_a_persona_shrunk_cropped_rotated_or_toned_keeps_its_mark() -> None:
             if name == "rotated -3 deg":
                 angle = float(reading.geometry.removeprefix("rotated ").removesuffix(" deg"))
                 assert abs(angle + 3.0) <= 0.15  # found by the search, at (nearly) the right angle
-    with pytest.raises(SynthfaceError, match="at least 32 px"):  # 0.25x: too small to read at all
-        decode_watermark(np.asarray(marked.resize((16, 16), Image.Resampling.LANCZOS)))
     for index, face in enumerate(_bundled_faces(8)):  # the same edits of unmarked faces: nothing found
         for name, edit in edits.items():
             assert not decode_watermark(np.asarray(edit(Image.fromarray(face)))).found, (index, name)
+
+
+def test_a_persona_shrunk_to_a_thumbnail_is_read_from_its_colour_layer() -> None:
+    """A persona shrunk to a quarter (16 px) or to 24 px by any common resampler is read from the
+    colour layer, and nothing else is ever read; unmarked faces shrunk alike read nothing; images
+    under 16 px, and grey thumbnails (which carry no colour layer), are refused as too small."""
+    resampling = Image.Resampling
+    shrinks = [(16, resampling.LANCZOS), (16, resampling.BICUBIC), (16, resampling.BILINEAR), (16, resampling.BOX),
+               (24, resampling.LANCZOS), (24, resampling.BILINEAR)]
+    faces = _bundled_faces(8)
+    for index, face in enumerate(faces):
+        payload = Payload(6000 + index, 44)
+        marked = Image.fromarray(embed_watermark(face, payload))
+        for side, method in shrinks:
+            reading = decode_watermark(np.asarray(marked.resize((side, side), method)))
+            assert reading.payload == payload, (index, side, method)
+            assert reading.geometry.startswith("thumbnail")
+            assert not decode_watermark(np.asarray(Image.fromarray(face).resize((side, side), method))).found
+    with pytest.raises(SynthfaceError, match="too small to read"):
+        decode_watermark(np.asarray(marked.resize((12, 12), resampling.LANCZOS)))
+    with pytest.raises(SynthfaceError, match="too small to read"):
+        decode_watermark(np.asarray(marked.convert("L").resize((16, 16), resampling.LANCZOS)))
+
+
+def test_the_colour_layer_moves_chroma_only() -> None:
+    """The two layers must not disturb each other: the colour layer's change has no luma, and it puts
+    its carriers exactly on their lattices (the luma layer's change has no chroma by construction)."""
+    from synthface.provenance import convolutional, thumbnail_layer
+
+    rng = np.random.default_rng(8)
+    rgb = rng.uniform(40, 215, (3, 64, 64, 3))
+    coded = np.stack([convolutional.encode(Payload(i, 1).to_bits()) for i in range(3)]).astype(np.float64)
+    change, moving = thumbnail_layer.changes(rgb, coded)
+    assert moving.all()
+    assert np.abs(change @ np.array([0.299, 0.587, 0.114])).max() < 1e-3 * np.abs(change).max()
+    _, moving_after = thumbnail_layer.changes(rgb + change, coded)  # unrounded: exactly on the lattice
+    assert not moving_after.any()
 
 
 def test_the_code_corrects_errors_and_erasures() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import synthface
 from synthface.errors import SynthfaceError
 from synthface.provenance.payload import Payload
-from synthface.provenance.watermark import ALGORITHM
+from synthface.provenance.watermark import ALGORITHM, READABLE_ALGORITHMS
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 ACTIONS_LABEL = "c2pa.actions.v2"
@@ -75,8 +75,9 @@ def soft_binding_assertion(payload: Payload) -> dict[str, Any]:
 
 
 def payload_from_soft_binding(data: Mapping[str, Any]) -> Payload | None:
-    """Inverse of `soft_binding_assertion`; None for other algorithms or malformed values."""
-    if data.get("alg") != ALGORITHM:
+    """Inverse of `soft_binding_assertion` (also for earlier versions of the mark that this reader
+    reads); None for other algorithms or malformed values."""
+    if data.get("alg") not in READABLE_ALGORITHMS:
         return None
     for block in data.get("blocks") or []:
         try:

@@ -223,7 +223,7 @@ def _verify_into(report: VerificationReport, source: bytes | str | Path, trust_a
         reading = decode_watermark(pixels)
         report.watermark_found = reading.found
         report.watermark_payload = reading.payload.hex if reading.payload else None
-    except SynthfaceError:  # too small to carry a mark: say so through watermark_found=None
+    except SynthfaceError:  # too small to read a mark from: say so through watermark_found=None
         report.watermark_found = None
 
     context = _reading_context(trust_anchors)

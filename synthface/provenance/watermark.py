@@ -17,8 +17,15 @@ Each of the frame's 8x8 blocks holds five carriers, its block-DCT frequencies (0
 carrier is quantised to its bit's lattice (offset by a per-carrier dither) with a step set for the
 target PSNR, and the change is added along the carrier's direction at the image's own resolution,
 equally to R, G and B so that chroma is untouched. Brightness and contrast edits scale the
-carriers by an unknown gain, so the decoder also scans gains. The mark is public by design:
-anyone can read it, and the signed C2PA manifest it points to is what proves who made the image.
+carriers by an unknown gain, so the decoder also scans gains.
+
+A colour image also gets a second layer (`synthface.provenance.thumbnail_layer`): the same coded
+payload in the chroma of 4x4 px patches, which is what a persona shrunk to a quarter still holds;
+it changes chroma only, so the two layers do not disturb each other, and the embedding passes settle
+both. Images under 32 px a side are read from it alone.
+
+The mark is public by design: anyone can read it, and the signed C2PA manifest it points to is
+what proves who made the image.
 """
 
 from __future__ import annotations
@@ -30,13 +37,17 @@ from functools import lru_cache
 import numpy as np
 
 from synthface.errors import SynthfaceError
-from synthface.provenance import convolutional
+from synthface.provenance import convolutional, thumbnail_layer
 from synthface.provenance.payload import CODED_BITS, Payload
+from synthface.provenance.separable import area_matrix, sandwich
 
-ALGORITHM = "org.synthface.watermark.block-qim-cc.2"
+ALGORITHM = "org.synthface.watermark.block-qim-cc.3"
+# Marks this reader reads: version 2 was the luma layer alone, which version 3 keeps unchanged.
+READABLE_ALGORITHMS = (ALGORITHM, "org.synthface.watermark.block-qim-cc.2")
 DEFAULT_PSNR_DB = 38.0
 MIN_SIDE = 64  # smallest side that is marked: one frame pixel per image pixel
-MIN_READ_SIDE = 32  # a persona shrunk to half its size still reads; smaller thumbnails do not
+MIN_READ_SIDE = 32  # a persona shrunk to half its size still reads the luma layer
+MIN_THUMBNAIL_SIDE = 16  # a persona shrunk to a quarter still reads the colour layer
 FRAME = 64
 BLOCKS = 8
 _BLOCK = FRAME // BLOCKS
@@ -47,6 +58,9 @@ CARRIERS = BLOCKS * BLOCKS * len(_FREQUENCIES)
 _SEED = 0x5F17_FACE
 _LUMA = np.array([0.299, 0.587, 0.114])
 _EMBED_PASSES = 4  # carriers overlap by the blur's one pixel: a few passes settle them
+# The colour layer's carriers average 16 px, so rounding barely moves them: after two passes what
+# is left is what clipping at 0/255 keeps, which more passes do not reduce.
+_COLOUR_PASSES = 2
 _GROUP = 12  # images embedded together at 64 px
 
 # Gains (brightness, contrast, resampling): the decoder tries gain 1, then each frequency's own best
@@ -126,21 +140,10 @@ def _smoothing_matrix() -> np.ndarray:
     return matrix
 
 
-def _resampling_matrix(side: int) -> np.ndarray:
-    """[FRAME, side]: each frame pixel is the mean of the image pixels it covers (area resampling)."""
-    if side == FRAME:
-        return np.eye(FRAME)
-    edges = np.arange(FRAME + 1) * side / FRAME
-    pixel = np.arange(side)
-    overlap = np.clip(np.minimum(edges[1:, None], pixel[None, :] + 1) - np.maximum(edges[:-1, None], pixel[None, :]),
-                      0, None)
-    return overlap / (side / FRAME)
-
-
 @lru_cache(maxsize=16)
 def _axis_operator(side: int) -> np.ndarray:
     """[24, side]: block-DCT orders of the blurred frame, as a linear map of one image axis."""
-    return _block_dct_rows() @ _smoothing_matrix() @ _resampling_matrix(side)
+    return _block_dct_rows() @ _smoothing_matrix() @ area_matrix(side, FRAME)
 
 
 def _values_from(rows_by_axes: np.ndarray) -> np.ndarray:
@@ -154,7 +157,7 @@ def _values_from(rows_by_axes: np.ndarray) -> np.ndarray:
 def _carrier_values(luma: np.ndarray) -> np.ndarray:
     """Carrier values of luma images [N, H, W] at their own resolution -> [N, CARRIERS]."""
     rows, cols = _axis_operator(luma.shape[1]), _axis_operator(luma.shape[2])
-    return _values_from(_sandwich(rows, luma, cols.T))
+    return _values_from(sandwich(rows, luma, cols.T))
 
 
 @lru_cache(maxsize=16)
@@ -174,15 +177,6 @@ def _step(psnr_db: float) -> float:
     return float(np.sqrt(12.0 * mse * FRAME * FRAME / CARRIERS * np.mean(_carrier_norms(FRAME, FRAME))))
 
 
-def _sandwich(left: np.ndarray, stack: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """left @ stack[i] @ right for every i, as two plain 2-D products (numpy's stacked matmul
-    loops over small matrices and is several times slower at these sizes)."""
-    count, rows, cols = stack.shape
-    lefted = left @ stack.transpose(1, 0, 2).reshape(rows, count * cols)  # [m, N * cols]
-    lefted = lefted.reshape(len(left), count, cols).transpose(1, 0, 2).reshape(count * len(left), cols)
-    return (lefted @ right).reshape(count, len(left), right.shape[1])
-
-
 def _check_image(pixels: np.ndarray) -> None:
     """One image: uint8 HxW or HxWx{1,3,4}."""
     if pixels.dtype != np.uint8:
@@ -193,11 +187,6 @@ def _check_image(pixels: np.ndarray) -> None:
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., 0] if rgb.shape[-1] == 1 else rgb @ _LUMA
-
-
-def _coded_bits(payload: Payload) -> np.ndarray:
-    """The bit each carrier holds for this payload."""
-    return convolutional.encode(payload.to_bits())[_code().coded_index]
 
 
 def embed_watermark(pixels: np.ndarray, payload: Payload, psnr_db: float = DEFAULT_PSNR_DB) -> np.ndarray:
@@ -237,27 +226,36 @@ def embed_watermarks(
     norms = _carrier_norms(height, width)
     step = _step(psnr_db)
     code = _code()
-    bits = np.stack([_coded_bits(payload) for payload in payloads]).astype(np.float64)
-    offset = (code.dither + bits / 2.0) * step
+    coded = np.stack([convolutional.encode(payload.to_bits()) for payload in payloads]).astype(np.float64)
+    offset = (code.dither + coded[:, code.coded_index] / 2.0) * step
     vertical, horizontal = zip(*_FREQUENCIES, strict=True)
     current = rgb  # our own copy: updated in place
+    colour = current.shape[3] == 3  # grey images carry the luma layer only
     active = np.ones(len(pixels), dtype=bool)
-    for _ in range(_EMBED_PASSES):
+    for embed_pass in range(_EMBED_PASSES):
+        colour_now = colour and embed_pass < _COLOUR_PASSES
         index = np.flatnonzero(active)
         part = current if index.size == len(current) else current[index]
         values = _carrier_values(_luma(part))
         shift = np.round((values - offset[index]) / step) * step + offset[index] - values
         moving = ~np.all(np.abs(shift) < 0.02 * step, axis=1)
+        if colour_now:
+            colour_change, colour_moving = thumbnail_layer.changes(part, coded[index])
+            moving |= colour_moving
         active[index[~moving]] = False
         if not moving.any():
             break
         if not moving.all():
             part, index, shift = part[moving], index[moving], shift[moving]
+            if colour_now:
+                colour_change = colour_change[moving]
         grid = np.zeros((index.size, BLOCKS, BLOCKS, _ORDERS, _ORDERS))
         grid[..., list(vertical), list(horizontal)] = (shift / norms).reshape(index.size, BLOCKS, BLOCKS, -1)
         orders = grid.transpose(0, 1, 3, 2, 4).reshape(index.size, BLOCKS * _ORDERS, BLOCKS * _ORDERS)
-        luma_change = _sandwich(rows.T, orders, cols)  # minimal-norm change along each carrier
+        luma_change = sandwich(rows.T, orders, cols)  # minimal-norm change along each carrier
         np.add(part, luma_change[..., None], out=part)
+        if colour_now:
+            np.add(part, colour_change, out=part)
         np.round(part, out=part)
         np.clip(part, 0, 255, out=part)
         if part is not current:
@@ -451,20 +449,31 @@ def read_bits(pixels: np.ndarray, psnr_db: float = DEFAULT_PSNR_DB) -> np.ndarra
     return _read_as_is(_reduced_luma(pixels), _step(psnr_db))[0].bits
 
 
+def _read_thumbnail(pixels: np.ndarray) -> WatermarkReading:
+    """A colour thumbnail's reading from the colour layer (the luma layer does not survive there)."""
+    payload, bits, fit, geometry = thumbnail_layer.read(pixels[..., :3].astype(np.float64))
+    return WatermarkReading(payload, bits, fit, geometry)
+
+
 def decode_watermark(pixels: np.ndarray, psnr_db: float = DEFAULT_PSNR_DB) -> WatermarkReading:
     """Read the watermark; `payload` is None ("no watermark") unless the CRC-32 holds.
 
     Reads the image as it is first (resampled to the frame); if no payload comes out, searches
     crops of up to 15% (rescaled or not) and rotations of up to 3.5 degrees. At most 20 payloads
     are CRC-checked, so the false-positive bound is 20 * 2**-32, about 5e-9 per image.
-    `psnr_db` must be the strength the image was marked with: it sets the quantiser step.
+    A colour thumbnail under 32 px a side (down to 16) is read from the colour layer alone.
+    `psnr_db` must be the strength the image was marked with: it sets the luma layer's step.
     """
     _check_image(pixels)
     height, width = pixels.shape[:2]
     if min(height, width) < MIN_READ_SIDE:
+        colour = pixels.ndim == 3 and pixels.shape[2] in (3, 4)
+        if colour and min(height, width) >= MIN_THUMBNAIL_SIDE and max(height, width) <= FRAME:
+            return _read_thumbnail(pixels)
         raise SynthfaceError(
-            f"image is {width}x{height} px; a watermark is read from images of at least {MIN_READ_SIDE} px a side "
-            f"(marks are written at {MIN_SIDE} px or more)"
+            f"image is {width}x{height} px, too small to read a watermark from: that takes {MIN_READ_SIDE} px "
+            f"a side, or a colour thumbnail of {MIN_THUMBNAIL_SIDE}-{FRAME} px (marks are written at "
+            f"{MIN_SIDE} px or more)"
         )
     step = _step(psnr_db)
     luma = _reduced_luma(pixels)
