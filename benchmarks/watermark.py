@@ -11,7 +11,7 @@ rotation search runs on it).
 
 For `--personas` faces from the bundled generator, marked as `generate-personas` marks them (64 px),
 it reports under each single edit a profile-picture pipeline makes (resize 0.25x-4x kept at the new
-size, 0.25x also with bicubic, bilinear and box filters, crops up to 15%, rotation up to 3 degrees,
+size, 0.25x and 0.5x also with bicubic, bilinear and box filters, crops up to 15%, rotation up to 3 degrees,
 brightness and contrast +-15%, JPEG q40-95, WebP q75) and under chains of them: the share found, the
 number of wrong payloads, the luma layer's bit accuracy once the edited image is brought back to
 64 px (without the search; a 16 px thumbnail is read from the colour layer instead), and the time a
@@ -149,7 +149,7 @@ def chain(*edits):
 
 SINGLE_EDITS = {
     **{f"resize{f}x": resized(f) for f in (0.25, 0.5, 0.75, 1.5, 2.0, 4.0)},
-    **{f"resize0.25x-{method.name.lower()}": resized(0.25, method)
+    **{f"resize{factor}x-{method.name.lower()}": resized(factor, method) for factor in (0.25, 0.5)
        for method in (Image.Resampling.BICUBIC, Image.Resampling.BILINEAR, Image.Resampling.BOX)},
     **{f"crop{round(s * 100)}%": cropped(s) for s in (0.05, 0.10, 0.15)},
     "crop10%-corner": cropped(0.10, centred=False),
@@ -162,6 +162,7 @@ SINGLE_EDITS = {
 CHAINS = {
     "resize2x+jpeg75": chain(resized(2.0), encoded("JPEG", 75)),
     "resize0.5x+jpeg85": chain(resized(0.5), encoded("JPEG", 85)),
+    "resize0.5x-bilinear+jpeg85": chain(resized(0.5, Image.Resampling.BILINEAR), encoded("JPEG", 85)),
     "resize0.5x+resize0.5x": chain(resized(0.5), resized(0.5)),
     "resize0.25x+jpeg95": chain(resized(0.25), encoded("JPEG", 95)),
     "crop5%+resize2x+jpeg80": chain(cropped(0.05), resized(2.0), encoded("JPEG", 80)),

@@ -4,7 +4,8 @@ What it does, with the package's own commands (so the README shows what a user g
 1. `synthface generate-personas --count 16` with the bundled generator into a temporary folder;
 2. a gallery of those personas (face, name) -> docs/personas-gallery.png;
 3. `synthface detect` on one signed persona, the same persona re-encoded as JPEG with its
-   metadata stripped (what a profile-picture upload does), another persona cropped by 6% on each
+   metadata stripped (what a profile-picture upload does), the persona shrunk to a 16 px thumbnail
+   (read from the watermark's colour layer), another persona cropped by 6% on each
    side, enlarged 2x and saved as JPEG q75 (the watermark's crop search still reads it), the same
    persona turned by 8 degrees instead (more than the watermark's rotation search covers, so the
    classifier decides), real photos held out from the detector's training, and one of them
@@ -90,6 +91,9 @@ def main() -> None:
         Image.open(signed).convert("RGB").save(stripped, quality=85)  # PIL writes no C2PA, no metadata
         enlarged = work / "persona-cropped-2x-q75.jpg"
         turned = work / "persona-turned-8deg-2x-q75.jpg"
+        thumbnail = work / "persona-thumbnail-16px.png"
+        with Image.open(signed) as face:  # a 16 px thumbnail keeps only the colour layer
+            face.resize((face.width // 4, face.height // 4), Image.LANCZOS).save(thumbnail)
         with Image.open(io.BytesIO(rows[1]["image"]["bytes"])) as face:
             face = face.convert("RGB")
             margin = round(0.06 * face.width)
@@ -98,7 +102,8 @@ def main() -> None:
             rotated = face.rotate(8, Image.BICUBIC, fillcolor=(128, 128, 128))
             rotated.resize((2 * face.width, 2 * face.height), Image.BICUBIC).save(turned, quality=75)
         reals = held_out_reals(args.faces, max(args.real, args.held_out)) if args.faces.is_dir() else []
-        inputs = [str(signed), str(stripped), str(enlarged), str(turned), *map(str, reals[: args.real])]
+        inputs = [str(signed), str(stripped), str(thumbnail), str(enlarged), str(turned),
+                  *map(str, reals[: args.real])]
         if reals:
             large = work / f"{reals[0].stem}-1024px.jpg"
             with Image.open(reals[0]) as photo:

@@ -133,7 +133,8 @@ def _cropped(share: float, centred: bool = True):
 
 
 def test_a_persona_shrunk_cropped_rotated_or_toned_keeps_its_mark() -> None:
-    """Upload pipelines shrink, crop, straighten and retone: a persona kept at 0.5x or 0.75x its size,
+    """Upload pipelines shrink, crop, straighten and retone: a persona kept at 0.5x (by Lanczos, or by
+    a blurrier filter, whose shrink the decoder undoes) or 0.75x its size,
     cropped by 5-15% from the middle or a corner (also then enlarged), rotated by up to 3 degrees,
     brightened or darkened by 15%, or with contrast changed by 15% is still read (the decoder searches
     crops and rotations and scans the gain), and no other payload is ever read."""
@@ -142,6 +143,9 @@ def test_a_persona_shrunk_cropped_rotated_or_toned_keeps_its_mark() -> None:
     edits = {
         "shrunk 0.5x": lambda image: image.resize((32, 32), Image.Resampling.LANCZOS),
         "shrunk 0.75x": lambda image: image.resize((48, 48), Image.Resampling.LANCZOS),
+        "shrunk 0.5x by a bilinear filter": lambda image: image.resize((32, 32), Image.Resampling.BILINEAR),
+        "shrunk 0.5x by a bicubic filter, JPEG q85": lambda image: Image.fromarray(
+            _jpeg(np.asarray(image.resize((32, 32), Image.Resampling.BICUBIC)), 85)),
         "cropped 5%": _cropped(0.05),
         "cropped 15%": _cropped(0.15),
         "cropped 10% at a corner": _cropped(0.10, centred=False),

@@ -2,7 +2,8 @@
 
 The watermark measures and writes its carriers as `rows @ image @ cols.T`, with one matrix per
 axis: area resampling between an image's size and a fixed grid, PIL's own resamplers written as
-matrices (to undo a thumbnail's filter), and the product itself for a whole stack of images.
+matrices and their least-squares inverses (to undo the filter of a shrink), and the product itself
+for a whole stack of images.
 """
 
 from __future__ import annotations
@@ -36,6 +37,18 @@ def pil_matrix(side: int, size: int, method: int) -> np.ndarray:
         impulse[0, pixel] = 1.0
         columns.append(np.asarray(Image.fromarray(impulse, mode="F").resize((size, 1), method), np.float64)[0])
     return np.stack(columns, axis=1)
+
+
+RESAMPLERS = ("BOX", "BILINEAR", "BICUBIC", "LANCZOS")  # the shrinks uploads use, by PIL's names
+
+
+@lru_cache(maxsize=64)
+def unshrinking_matrix(frame: int, side: int, resampler: str) -> np.ndarray:
+    """[frame, side]: the least-squares inverse of shrinking one axis from `frame` to `side` px with
+    PIL's `resampler`: what of the original that shrink kept, with none of what it lost made up."""
+    from PIL import Image
+
+    return np.linalg.pinv(pil_matrix(frame, side, getattr(Image.Resampling, resampler)))
 
 
 def sandwich(left: np.ndarray, stack: np.ndarray, right: np.ndarray) -> np.ndarray:

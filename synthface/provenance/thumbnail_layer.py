@@ -27,7 +27,7 @@ import numpy as np
 
 from synthface.provenance import convolutional
 from synthface.provenance.payload import CODED_BITS, Payload
-from synthface.provenance.separable import area_matrix, pil_matrix, sandwich
+from synthface.provenance.separable import RESAMPLERS, area_matrix, sandwich, unshrinking_matrix
 
 PSNR_DB = 44.0
 FRAME = 64  # the frame the layer is defined on, as the luma layer's
@@ -39,7 +39,6 @@ _SEED = 0x7AB1E
 # Full-range BT.601 chroma, and the RGB direction that moves one of Cb, Cr by 1 and nothing else.
 _CHROMA = np.array([[-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 _DIRECTIONS = np.array([[0.0, -0.344136, 1.772], [1.402, -0.714136, 0.0]])
-_RESAMPLERS = ("BOX", "BILINEAR", "BICUBIC", "LANCZOS")
 _GAINS = np.arange(0.7, 1.3001, 0.005)  # resamplers damp the patch differences (bilinear ~0.87)
 _PEAKS = 2  # best gains kept per resampler
 _TRIES = 6  # (resampler, gain) pairs decoded: the false-positive bound is 6 * 2**-32 per read
@@ -115,10 +114,7 @@ def changes(rgb: np.ndarray, coded: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 @lru_cache(maxsize=64)
 def _unmixing(side: int, resampler: str) -> np.ndarray:
     """[16, side]: the frame's patch means from one axis of a thumbnail that `resampler` made of it."""
-    from PIL import Image
-
-    shrink = pil_matrix(FRAME, side, getattr(Image.Resampling, resampler))
-    return area_matrix(FRAME, GRID) @ np.linalg.pinv(shrink)
+    return area_matrix(FRAME, GRID) @ unshrinking_matrix(FRAME, side, resampler)
 
 
 def read(rgb: np.ndarray) -> tuple[Payload | None, np.ndarray, float, str]:
@@ -127,7 +123,7 @@ def read(rgb: np.ndarray) -> tuple[Payload | None, np.ndarray, float, str]:
     code, size = _code(), step()
     height, width = rgb.shape[:2]
     values = np.concatenate([_carriers(_unmixing(height, name), rgb[None], _unmixing(width, name))
-                             for name in _RESAMPLERS])  # [resamplers, CARRIERS]
+                             for name in RESAMPLERS])  # [resamplers, CARRIERS]
     fit = np.abs(np.cos((values[:, None] / (_GAINS[None, :, None] * size) - code.dither) * 2.0 * np.pi)).mean(axis=2)
     candidates = []
     for index, scan in enumerate(fit):
@@ -141,6 +137,6 @@ def read(rgb: np.ndarray) -> tuple[Payload | None, np.ndarray, float, str]:
         np.add.at(row, code.coded_index, carriers)
     decoded = convolutional.viterbi(received, CODED_BITS)
     readings = [(Payload.from_bits(bits), bits, float(candidate[0]),
-                 f"thumbnail, read as a {_RESAMPLERS[candidate[1]].lower()} shrink")
+                 f"thumbnail, read as a {RESAMPLERS[candidate[1]].lower()} shrink")
                 for bits, candidate in zip(decoded, candidates, strict=True)]
     return next((reading for reading in readings if reading[0] is not None), readings[0])

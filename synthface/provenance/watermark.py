@@ -6,8 +6,8 @@ the face from interfering with the mark, which at 64 px and an invisible strengt
 but a QIM carrier must be measured on exactly the pixels it was written on. So every carrier is local
 (one block of an 8x8 grid) and smooth (a low block-DCT frequency of the luma after a [1, 2, 1]
 blur, so resampling barely changes it), and the decoder, when the image as it is does not read,
-searches the crops and rotations an upload could have made, ranking them by how close the carriers
-sit to their lattices. Carriers a crop or rotation lost count as erasures, and a rate-1/4
+undoes the common shrinks and searches the crops and rotations an upload could have made, ranking
+them by how close the carriers sit to their lattices. Carriers a crop or rotation lost count as erasures, and a rate-1/4
 convolutional code (`synthface.provenance.convolutional`) recovers the payload from those left.
 
 How it works: an image of any size is seen through its "frame", the luma resampled to 64x64 px.
@@ -39,7 +39,7 @@ import numpy as np
 from synthface.errors import SynthfaceError
 from synthface.provenance import convolutional, thumbnail_layer
 from synthface.provenance.payload import CODED_BITS, Payload
-from synthface.provenance.separable import area_matrix, sandwich
+from synthface.provenance.separable import RESAMPLERS, area_matrix, sandwich, unshrinking_matrix
 
 ALGORITHM = "org.synthface.watermark.block-qim-cc.3"
 # Marks this reader reads: version 2 was the luma layer alone, which version 3 keeps unchanged.
@@ -73,8 +73,9 @@ _CROP_SIDES = range(FRAME - FRAME * 15 // 100 - 1, FRAME + 1)  # 54..64 frame px
 # Rotations about the centre, in degrees, both ways; 0.1 degree apart keeps corners within 0.08 px.
 _ANGLES = np.round(np.concatenate([-np.arange(3.5, 0.05, -0.1), np.arange(0.1, 3.55, 0.1)]), 1)
 _SEARCH_TRIES = 3  # best-ranked geometric hypotheses that are decoded
-# CRC checks per read: (2 + 3) gains for the image as it is, and for each searched hypothesis:
-# 20 in all, so the false-positive bound is 20 * 2**-32, about 5e-9 per image.
+# CRC checks per read: (2 + 3) gains for the image as it is and for each searched hypothesis (20),
+# 2 for each undone shrink (8) and 6 in the colour layer: 34 in all, so the false-positive bound
+# is 34 * 2**-32, about 8e-9 per image.
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ class WatermarkReading:
     """What the decoder saw: the payload when the CRC holds, else None ("no watermark").
 
     `confidence` is how close the carriers sat to their lattices (1 = exactly, about 0.64 = chance)
-    in the hypothesis that was read; `geometry` names it ("as is", "crop 58x58 frame px at (2, 3)",
-    "rotated -1.5 deg").
+    in the hypothesis that was read; `geometry` names it ("as is", "shrunk by bilinear, undone",
+    "crop 58x58 frame px at (2, 3)", "rotated -1.5 deg", "thumbnail, read as a lanczos shrink").
     """
 
     payload: Payload | None
@@ -443,41 +444,77 @@ def _read_as_is(luma: np.ndarray, step: float) -> tuple[WatermarkReading, np.nda
     return _decode(_carrier_values(frame[None])[0], np.ones(CARRIERS, bool), step, "as is"), frame
 
 
+def _read_unshrunk(luma: np.ndarray, step: float) -> WatermarkReading | None:
+    """An image smaller than the frame, read as the frame shrunk by each common resampler and
+    recovered by that shrink's least-squares inverse. Blurring shrinks (bilinear, box) and JPEG
+    after them leave the bicubic enlargement of `_read_as_is` too far off its lattices; undoing the
+    right filter brings it back. Gain 1 and each frequency's own gain: 8 CRC checks at most."""
+    height, width = luma.shape
+    valid = np.ones(CARRIERS, bool)
+    for resampler in RESAMPLERS:
+        rows, cols = unshrinking_matrix(FRAME, height, resampler), unshrinking_matrix(FRAME, width, resampler)
+        values = _carrier_values((rows @ luma @ cols.T)[None])[0]
+        gains = [1.0, _other_gains(values, valid, step)[0]]
+        reading = _decode_gains(values, valid, step, f"shrunk by {resampler.lower()}, undone", gains)
+        if reading.found:
+            return reading
+    return None
+
+
 def read_bits(pixels: np.ndarray, psnr_db: float = DEFAULT_PSNR_DB) -> np.ndarray:
     """The 80 coded bits read from the image as it is (no crop or rotation search)."""
     _check_image(pixels)
     return _read_as_is(_reduced_luma(pixels), _step(psnr_db))[0].bits
 
 
-def _read_thumbnail(pixels: np.ndarray) -> WatermarkReading:
-    """A colour thumbnail's reading from the colour layer (the luma layer does not survive there)."""
-    payload, bits, fit, geometry = thumbnail_layer.read(pixels[..., :3].astype(np.float64))
+def _read_colour_layer(pixels: np.ndarray) -> WatermarkReading:
+    """The colour layer's reading. It models the image as its frame shrunk by a common resampler,
+    so an axis longer than the frame is first brought to it by area resampling."""
+    from PIL import Image
+
+    rgb = pixels[..., :3]
+    height, width = rgb.shape[:2]
+    if max(height, width) > FRAME:
+        rgb = np.asarray(Image.fromarray(rgb).resize((min(width, FRAME), min(height, FRAME)), Image.Resampling.BOX))
+    payload, bits, fit, geometry = thumbnail_layer.read(rgb.astype(np.float64))
     return WatermarkReading(payload, bits, fit, geometry)
 
 
 def decode_watermark(pixels: np.ndarray, psnr_db: float = DEFAULT_PSNR_DB) -> WatermarkReading:
     """Read the watermark; `payload` is None ("no watermark") unless the CRC-32 holds.
 
-    Reads the image as it is first (resampled to the frame); if no payload comes out, searches
-    crops of up to 15% (rescaled or not) and rotations of up to 3.5 degrees. At most 20 payloads
-    are CRC-checked, so the false-positive bound is 20 * 2**-32, about 5e-9 per image.
-    A colour thumbnail under 32 px a side (down to 16) is read from the colour layer alone.
+    Reads the luma layer from the image as it is first (resampled to the frame); if no payload
+    comes out, undoes each common shrink (for an image smaller than the frame), then searches crops
+    of up to 15% (rescaled or not) and rotations of up to 3.5 degrees; then, for a colour image,
+    reads the colour layer. A colour thumbnail under 32 px a side (down to 16) is read from the
+    colour layer alone. At most 34 payloads are CRC-checked (5 as is, 8 undoing shrinks, 15 in the
+    search, 6 in colour), so the false-positive bound is 34 * 2**-32, about 8e-9 per image.
     `psnr_db` must be the strength the image was marked with: it sets the luma layer's step.
     """
     _check_image(pixels)
     height, width = pixels.shape[:2]
+    colour = pixels.ndim == 3 and pixels.shape[2] in (3, 4)
     if min(height, width) < MIN_READ_SIDE:
-        colour = pixels.ndim == 3 and pixels.shape[2] in (3, 4)
-        if colour and min(height, width) >= MIN_THUMBNAIL_SIDE and max(height, width) <= FRAME:
-            return _read_thumbnail(pixels)
+        if colour and min(height, width) >= MIN_THUMBNAIL_SIDE:
+            return _read_colour_layer(pixels)
         raise SynthfaceError(
             f"image is {width}x{height} px, too small to read a watermark from: that takes {MIN_READ_SIDE} px "
-            f"a side, or a colour thumbnail of {MIN_THUMBNAIL_SIDE}-{FRAME} px (marks are written at "
-            f"{MIN_SIDE} px or more)"
+            f"a side, or {MIN_THUMBNAIL_SIDE} px for a colour thumbnail (marks are written at {MIN_SIDE} px or more)"
         )
     step = _step(psnr_db)
     luma = _reduced_luma(pixels)
     reading, frame = _read_as_is(luma, step)
     if reading.found:
         return reading
-    return _search(luma, frame, step) or reading
+    if max(luma.shape) < FRAME:
+        unshrunk = _read_unshrunk(luma, step)
+        if unshrunk is not None:
+            return unshrunk
+    searched = _search(luma, frame, step)
+    if searched is not None:
+        return searched
+    if colour:
+        from_colour = _read_colour_layer(pixels)
+        if from_colour.found:
+            return from_colour
+    return reading
