@@ -3,9 +3,9 @@
 Why a second layer: a 64 px persona shrunk to a quarter (16 px) keeps 256 pixels, and the luma
 layer's carriers (block-DCT frequencies of 8x8 px blocks) lie at or past that thumbnail's Nyquist
 limit. What a thumbnail keeps is the mean of each 4x4 px patch. In luma those means are the face's
-own, and a resampler's kernel leaks neighbouring patches into each one: after a Lanczos quarter the
-error is 10-16 against a quantiser step of 44, so no payload survives. A face's colour is smooth,
-and the same leak in Cb and Cr is 1-2.4 (docs/watermark-log.md).
+own, and a resampler's kernel leaks neighbouring patches into each one: after a quarter-size shrink
+the error is 10-19 against a quantiser step of 44, so no payload survives. A face's colour is
+smooth, and the same leak in Cb and Cr is 1-2.4 (docs/watermark-log.md).
 
 So this layer quantises, in Cb and in Cr, the three Haar differences (left-right, top-bottom,
 diagonal) of the four 4x4-patch means in every 8x8 block of the image's 64 px frame: 2 x 3 x 64 =
@@ -13,7 +13,7 @@ diagonal) of the four 4x4-patch means in every 8x8 block of the image's 64 px fr
 The change moves pixels along the Cb or Cr direction of RGB, which leaves luma, the other layer,
 as it was. Its step costs 44 dB PSNR on its own.
 
-A thumbnail of 16-63 px is read as a shrunk frame: for each common resampler (box, bilinear,
+An image of 16-64 px a side is read as a shrunk frame: for each common resampler (box, bilinear,
 bicubic, Lanczos) its pseudo-inverse recovers the patch means, and the (resampler, gain) pairs
 whose carriers sit closest to a lattice are decoded, at most `_TRIES` CRC checks in all.
 """
@@ -118,7 +118,7 @@ def _unmixing(side: int, resampler: str) -> np.ndarray:
 
 
 def read(rgb: np.ndarray) -> tuple[Payload | None, np.ndarray, float, str]:
-    """Read a thumbnail [H, W, 3] (float RGB, 16-63 px a side): (payload, the 80 bits, lattice fit,
+    """Read a thumbnail [H, W, 3] (float RGB, 16-64 px a side): (payload, the 80 bits, lattice fit,
     which resampler it was read as). The payload is None unless the CRC holds."""
     code, size = _code(), step()
     height, width = rgb.shape[:2]
