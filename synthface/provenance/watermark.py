@@ -294,9 +294,10 @@ def _refined(scaled: np.ndarray, dither: np.ndarray, gain: float) -> float:
     return float(fine[np.argmax(_lattice_scan(scaled, dither, fine).mean(axis=1))])
 
 
-def _other_gains(values: np.ndarray, valid: np.ndarray, step: float) -> list[float | np.ndarray]:
+def _other_gains(values: np.ndarray, valid: np.ndarray, step: float,
+                 common: int = _GAIN_PEAKS) -> list[float | np.ndarray]:
     """Gain hypotheses besides 1 for one set of carrier values: each frequency's own best gain,
-    then the best common gains. A coarse scan finds the peaks and a fine one sharpens
+    then the `common` best common gains. A coarse scan finds the peaks and a fine one sharpens
     them (a carrier sits up to ~20 steps from zero, so a 1% gain error is a fifth of a step)."""
     code = _code()
     scaled, dither, frequency = values[valid] / step, code.dither[valid], code.frequency[valid]
@@ -309,7 +310,7 @@ def _other_gains(values: np.ndarray, valid: np.ndarray, step: float) -> list[flo
             per_frequency[code.frequency == kind] = _refined(scaled[own], dither[own], coarse)
     fit = scan.mean(axis=1)
     peaks = np.flatnonzero((fit >= np.roll(fit, 1)) & (fit >= np.roll(fit, -1)))
-    best = peaks[np.argsort(-fit[peaks])][:_GAIN_PEAKS]
+    best = peaks[np.argsort(-fit[peaks])][:common]
     return [per_frequency] + [_refined(scaled, dither, float(_GAIN_COARSE[index])) for index in best]
 
 
@@ -454,7 +455,7 @@ def _read_unshrunk(luma: np.ndarray, step: float) -> WatermarkReading | None:
     for resampler in RESAMPLERS:
         rows, cols = unshrinking_matrix(FRAME, height, resampler), unshrinking_matrix(FRAME, width, resampler)
         values = _carrier_values((rows @ luma @ cols.T)[None])[0]
-        gains = [1.0, _other_gains(values, valid, step)[0]]
+        gains = [1.0, *_other_gains(values, valid, step, common=0)]
         reading = _decode_gains(values, valid, step, f"shrunk by {resampler.lower()}, undone", gains)
         if reading.found:
             return reading
